@@ -1,0 +1,170 @@
+"""The exception hierarchy, and the one table that maps an HTTP status to it.
+
+    LLMError (RuntimeError)
+    ├── LLMConfigError                 bad profile, unknown provider, missing key
+    ├── LLMUnsupportedFeatureError     (also NotImplementedError) provider/model lacks a feature
+    ├── LLMOutputError                 reply is not the JSON / schema asked for
+    ├── LLMStreamError                 stream cut before its terminal event (.partial_text)
+    └── LLMProviderError               anything the provider (or the way to it) answered
+        ├── LLMBadRequestError         400 404 413 422 — the caller's fault, never retried
+        │   └── LLMInputError          (also ValueError) caught by us before anything was sent
+        ├── LLMAuthenticationError     401 403
+        ├── LLMRateLimitError          429 (.retry_after)
+        ├── LLMServerError             5xx, 529 overloaded, 408 / 409 transient
+        ├── LLMTimeoutError            connect or read timeout
+        └── LLMConnectionError         refused, reset, DNS
+
+Every provider error carries `.provider`, `.status_code` and `.request_id` where known.
+Messages never contain an API key: `redact()` scrubs every text that may echo one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+__all__ = [
+    "LLMAuthenticationError",
+    "LLMBadRequestError",
+    "LLMConfigError",
+    "LLMConnectionError",
+    "LLMError",
+    "LLMInputError",
+    "LLMOutputError",
+    "LLMProviderError",
+    "LLMRateLimitError",
+    "LLMServerError",
+    "LLMStreamError",
+    "LLMTimeoutError",
+    "LLMUnsupportedFeatureError",
+    "error_for_status",
+    "redact",
+]
+
+
+class LLMError(RuntimeError):
+    """Base class of every error this library raises."""
+
+
+class LLMConfigError(LLMError):
+    """A profile or the configuration behind it is unusable (names file, profile and field)."""
+
+
+class LLMUnsupportedFeatureError(LLMError, NotImplementedError):
+    """The provider or model does not offer the requested feature."""
+
+    def __init__(self, provider: str, model: str | None, feature: str, hint: str = "") -> None:
+        self.provider = provider
+        self.model = model
+        self.feature = feature
+        where = f"provider {provider!r}" + (f" (model {model!r})" if model else "")
+        msg = f"{feature} is not supported by {where}"
+        super().__init__(f"{msg}. {hint}".strip() if hint else msg)
+
+
+class LLMOutputError(LLMError):
+    """The model's reply is not the JSON (or schema instance) that was asked for."""
+
+    def __init__(self, message: str, *, text: str, errors: Iterable[str] = ()) -> None:
+        self.text = text
+        self.errors = list(errors)
+        super().__init__(message)
+
+
+class LLMStreamError(LLMError):
+    """A stream ended before the provider's terminal event; `.partial_text` holds what arrived."""
+
+    def __init__(self, message: str, *, partial_text: str = "", provider: str | None = None) -> None:
+        self.partial_text = partial_text
+        self.provider = provider
+        super().__init__(message)
+
+
+class LLMProviderError(LLMError):
+    """The provider, or the network on the way to it, answered with a failure."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str | None = None,
+        status_code: int | None = None,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.provider = provider
+        self.status_code = status_code
+        self.request_id = request_id
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class LLMBadRequestError(LLMProviderError):
+    """The request was wrong (400, 404, 413, 422): fix the call, retrying will not help."""
+
+
+class LLMInputError(LLMBadRequestError, ValueError):
+    """Input rejected before anything was sent: the message says what and how to fix it."""
+
+    def __init__(self, message: str, *, provider: str | None = None) -> None:
+        super().__init__(message, provider=provider)
+
+
+class LLMAuthenticationError(LLMProviderError):
+    """The key is missing, wrong or lacks permission (401, 403)."""
+
+
+class LLMRateLimitError(LLMProviderError):
+    """Too many requests (429); `.retry_after` is the provider's hint in seconds, if any."""
+
+
+class LLMServerError(LLMProviderError):
+    """The provider failed or is overloaded (5xx, 529, 408, 409); transient."""
+
+
+class LLMTimeoutError(LLMProviderError):
+    """No answer within the timeout (connect, read, or a stream gone silent)."""
+
+
+class LLMConnectionError(LLMProviderError):
+    """The server could not be reached (refused, reset, DNS)."""
+
+
+# One table: HTTP status -> error class. Anything unlisted falls back by status class.
+_STATUS_TO_ERROR: dict[int, type[LLMProviderError]] = {
+    400: LLMBadRequestError,
+    401: LLMAuthenticationError,
+    403: LLMAuthenticationError,
+    404: LLMBadRequestError,
+    408: LLMServerError,
+    409: LLMServerError,
+    413: LLMBadRequestError,
+    422: LLMBadRequestError,
+    429: LLMRateLimitError,
+    529: LLMServerError,
+}
+
+
+def error_for_status(status: int) -> type[LLMProviderError]:
+    """The error class for an HTTP status code."""
+    if status in _STATUS_TO_ERROR:
+        return _STATUS_TO_ERROR[status]
+    return LLMServerError if status >= 500 else LLMBadRequestError
+
+
+# Key-shaped tokens that providers echo back in error bodies, plus `key=` URL parameters.
+_KEY_PATTERNS = (
+    re.compile(r"(?i)([?&](?:key|api[-_]?key)=)[^&\s\"']+"),
+    re.compile(r"\b(sk-(?:ant-|proj-|or-v1-)?)[A-Za-z0-9_\-]{8,}"),
+    re.compile(r"\bAIza[0-9A-Za-z_\-]{20,}"),
+)
+
+
+def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """`text` with every given secret and every key-shaped token replaced by `***`."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    for pattern in _KEY_PATTERNS:
+        text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + "***", text)
+    return text

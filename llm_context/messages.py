@@ -1,0 +1,224 @@
+"""Validation and normalisation of OpenAI-style message lists into frozen `Message`s."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+
+from .errors import LLMInputError
+from .tools import ToolCall, parse_arguments
+
+__all__ = ["ImagePart", "Message", "Part", "Role", "TextPart", "normalize_messages"]
+
+Role = Literal["system", "developer", "user", "assistant", "tool"]
+ROLES: tuple[str, ...] = get_args(Role)
+
+
+@dataclass(frozen=True)
+class TextPart:
+    """Plain text."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ImagePart:
+    """An image by https URL or data URL; `detail` is OpenAI's low/high/auto hint."""
+
+    url: str
+    detail: str | None = None
+
+    @property
+    def is_data_url(self) -> bool:
+        return self.url.startswith("data:")
+
+    @property
+    def media_type(self) -> str | None:
+        """The data URL's media type (None for https URLs)."""
+        if not self.is_data_url:
+            return None
+        return self.url[5:].split(";", 1)[0].split(",", 1)[0] or None
+
+    @property
+    def data_b64(self) -> str:
+        """The base64 payload of a data URL."""
+        return self.url.split(",", 1)[1]
+
+    def data_bytes(self) -> bytes:
+        return base64.b64decode(self.data_b64)
+
+
+Part = TextPart | ImagePart
+
+
+@dataclass(frozen=True)
+class Message:
+    """One normalised turn. `parts` is empty only for an assistant turn with tool calls."""
+
+    role: Role
+    parts: tuple[Part, ...] = ()
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    name: str | None = None
+
+    @property
+    def text(self) -> str:
+        """All text parts joined (images left out)."""
+        return "".join(p.text for p in self.parts if isinstance(p, TextPart))
+
+
+def _where(i: int) -> str:
+    return f"messages[{i}]"
+
+
+def _image_part(i: int, j: int, raw: Mapping[str, Any]) -> ImagePart:
+    image = raw.get("image_url")
+    if isinstance(image, str):
+        url, detail = image, None
+    elif isinstance(image, Mapping) and isinstance(image.get("url"), str):
+        url, detail = image["url"], image.get("detail")
+    else:
+        raise LLMInputError(
+            f"{_where(i)}.content[{j}]: an image part is "
+            "{'type': 'image_url', 'image_url': {'url': 'https://...' or 'data:image/png;base64,...'}}"
+        )
+    if url.startswith("data:"):
+        header, sep, payload = url.partition(",")
+        if not sep or ";base64" not in header or not header[5:].startswith("image/"):
+            raise LLMInputError(
+                f"{_where(i)}.content[{j}]: a data URL must look like "
+                "'data:image/png;base64,<data>'"
+            )
+        try:
+            base64.b64decode(payload, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise LLMInputError(
+                f"{_where(i)}.content[{j}]: the data URL's payload is not valid base64"
+            ) from exc
+    elif not url.startswith(("https://", "http://")):
+        raise LLMInputError(
+            f"{_where(i)}.content[{j}]: image URL must be https://, http:// or a data: URL, "
+            f"got {url[:40]!r}"
+        )
+    if detail is not None and detail not in ("low", "high", "auto"):
+        raise LLMInputError(f"{_where(i)}.content[{j}]: detail must be low, high or auto")
+    return ImagePart(url, detail)
+
+
+def _parts(i: int, role: str, content: Any) -> tuple[Part, ...]:
+    if content is None:
+        return ()
+    if isinstance(content, str):
+        return (TextPart(content),)
+    if isinstance(content, (bytes, Mapping)) or not isinstance(content, Sequence):
+        raise LLMInputError(
+            f"{_where(i)}.content must be a string or a list of parts, "
+            f"got {type(content).__name__}"
+        )
+    parts: list[Part] = []
+    for j, raw in enumerate(content):
+        if isinstance(raw, str):
+            parts.append(TextPart(raw))
+            continue
+        if not isinstance(raw, Mapping):
+            raise LLMInputError(f"{_where(i)}.content[{j}] must be a dict part or a string")
+        kind = raw.get("type")
+        if kind in ("text", "input_text"):
+            text = raw.get("text")
+            if not isinstance(text, str):
+                raise LLMInputError(f"{_where(i)}.content[{j}]: a text part needs a string 'text'")
+            parts.append(TextPart(text))
+        elif kind == "image_url":
+            if role not in ("user", "system", "developer"):
+                raise LLMInputError(f"{_where(i)}: images are only allowed in user messages")
+            parts.append(_image_part(i, j, raw))
+        else:
+            raise LLMInputError(
+                f"{_where(i)}.content[{j}]: unknown part type {kind!r}; "
+                "use 'text' or 'image_url'"
+            )
+    return tuple(parts)
+
+
+def _tool_calls(i: int, raw: Any) -> tuple[ToolCall, ...]:
+    if raw is None:
+        return ()
+    if isinstance(raw, (str, Mapping)) or not isinstance(raw, Sequence):
+        raise LLMInputError(f"{_where(i)}.tool_calls must be a list")
+    calls: list[ToolCall] = []
+    for j, call in enumerate(raw):
+        if isinstance(call, ToolCall):
+            calls.append(call)
+            continue
+        fn = call.get("function") if isinstance(call, Mapping) else None
+        if not isinstance(call, Mapping) or not isinstance(fn, Mapping):
+            raise LLMInputError(
+                f"{_where(i)}.tool_calls[{j}] must be "
+                "{'id': ..., 'type': 'function', 'function': {'name': ..., 'arguments': '...'}}"
+            )
+        call_id, name = call.get("id"), fn.get("name")
+        if not isinstance(call_id, str) or not call_id or not isinstance(name, str) or not name:
+            raise LLMInputError(f"{_where(i)}.tool_calls[{j}] needs a string 'id' and function name")
+        calls.append(ToolCall(call_id, name, parse_arguments(fn.get("arguments"), tool_name=name)))
+    return tuple(calls)
+
+
+def normalize_messages(messages: Any) -> tuple[Message, ...]:
+    """Check an OpenAI-style message list and return normalised `Message`s.
+
+    Raises `LLMInputError` naming the offending message and how to fix it.
+    """
+    if isinstance(messages, (str, bytes, Mapping)) or not isinstance(messages, Sequence):
+        raise LLMInputError(
+            "messages must be a list of dicts like [{'role': 'user', 'content': 'Hello'}], "
+            f"got {type(messages).__name__}"
+        )
+    if not messages:
+        raise LLMInputError("messages is empty: pass at least one {'role': 'user', ...} message")
+    out: list[Message] = []
+    for i, raw in enumerate(messages):
+        if isinstance(raw, Message):
+            out.append(raw)
+            continue
+        if not isinstance(raw, Mapping):
+            raise LLMInputError(f"{_where(i)} must be a dict, got {type(raw).__name__}")
+        role = raw.get("role")
+        if role not in ROLES:
+            raise LLMInputError(
+                f"{_where(i)}: unknown role {role!r}; use one of {', '.join(ROLES)}"
+            )
+        parts = _parts(i, role, raw.get("content"))
+        calls = _tool_calls(i, raw.get("tool_calls")) if role == "assistant" else ()
+        if raw.get("tool_calls") and role != "assistant":
+            raise LLMInputError(f"{_where(i)}: only assistant messages may carry tool_calls")
+        tool_call_id = raw.get("tool_call_id")
+        if role == "tool":
+            if not isinstance(tool_call_id, str) or not tool_call_id:
+                raise LLMInputError(
+                    f"{_where(i)}: a tool message needs 'tool_call_id' (the id of the call it answers)"
+                )
+        elif tool_call_id is not None:
+            raise LLMInputError(f"{_where(i)}: only tool messages carry tool_call_id")
+        if not parts and not calls and role != "assistant":
+            raise LLMInputError(f"{_where(i)}: content is missing or empty")
+        name = raw.get("name")
+        if name is not None and not isinstance(name, str):
+            raise LLMInputError(f"{_where(i)}: name must be a string")
+        out.append(Message(role, parts, calls, tool_call_id, name))
+    known_ids = {c.id for m in out for c in m.tool_calls}
+    for i, msg in enumerate(out):
+        if msg.role == "tool" and msg.tool_call_id not in known_ids:
+            raise LLMInputError(
+                f"{_where(i)}: tool_call_id {msg.tool_call_id!r} answers no earlier assistant "
+                "tool call; include the assistant message with that call first"
+            )
+    return tuple(out)
+
+
+def system_text(messages: Sequence[Message]) -> str | None:
+    """System and developer texts joined, for providers that take one top-level instruction."""
+    texts = [m.text for m in messages if m.role in ("system", "developer")]
+    return "\n\n".join(texts) if texts else None

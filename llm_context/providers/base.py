@@ -1,0 +1,86 @@
+"""The Adapter protocol every provider implements, and the capability vocabulary.
+
+An adapter is blocking and stateless apart from its SDK client: pure functions build the
+SDK request and parse replies and stream events; `chat`, `stream`, `embed` and
+`generate_image` are the only methods that send. Adapters never retry, sleep or meter:
+the client does that once for all of them. SDK failures are turned into our errors by
+`map_error` (one function per SDK family, built on `errors.error_for_status`).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from ..request import ChatRequest, EmbedRequest, ImageRequest
+from ..results import ChatResult, EmbeddingResult, ImageGenerationResult
+from ..streaming import StreamEvent
+
+if TYPE_CHECKING:
+    from ..profiles import Profile
+
+__all__ = ["Adapter", "Feature", "RawAuth"]
+
+
+class Feature(str, enum.Enum):
+    """What a provider can do; adapters declare theirs as a frozenset of these."""
+
+    CHAT = "chat"
+    STREAM = "streaming"
+    TOOLS = "tool calling"
+    JSON_OBJECT = "JSON object output"
+    JSON_SCHEMA = "JSON schema output"
+    VISION = "image input"
+    REASONING = "reasoning effort"
+    EMBED = "embeddings"
+    IMAGE_GENERATION = "image generation"
+    IMAGE_EDIT = "image editing"
+    RAW = "raw HTTP"
+
+
+@dataclass(frozen=True)
+class RawAuth:
+    """What `raw()` needs to talk to the provider directly: base URL, headers, query."""
+
+    base_url: str
+    headers: Mapping[str, str]
+    params: Mapping[str, str]
+
+
+class Adapter(Protocol):
+    """One provider behind its official SDK. Built once per profile and reused."""
+
+    provider: str
+    features: frozenset[Feature]
+
+    def __init__(self, profile: Profile) -> None: ...
+
+    def chat(self, request: ChatRequest) -> ChatResult:
+        """Send one chat request and return the parsed result."""
+        ...
+
+    def stream(self, request: ChatRequest) -> Iterator[StreamEvent]:
+        """Send one streaming chat request; yield parsed events, ending with `StreamEnd`."""
+        ...
+
+    def embed(self, request: EmbedRequest) -> EmbeddingResult:
+        """Embed one batch (at most `max_embed_batch` texts)."""
+        ...
+
+    def generate_image(self, request: ImageRequest) -> ImageGenerationResult:
+        """Generate or edit images."""
+        ...
+
+    def raw_auth(self) -> RawAuth:
+        """Base URL and auth headers for raw HTTP."""
+        ...
+
+    def map_error(self, exc: BaseException) -> BaseException:
+        """Our error for an SDK/transport exception (the same object if it is not one)."""
+        ...
+
+    def close(self) -> None:
+        """Release the SDK client's connections."""
+        ...

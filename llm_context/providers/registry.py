@@ -1,0 +1,176 @@
+"""The one place provider names live: each maps to its static facts and its adapter class.
+
+Adapters are imported on first use, so `import llm_context` loads no provider SDK and an
+app that only talks to Anthropic never imports `openai`.
+"""
+
+from __future__ import annotations
+
+import enum
+import importlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
+
+from ..errors import LLMConfigError, LLMUnsupportedFeatureError
+from .base import Feature
+
+if TYPE_CHECKING:
+    from .base import Adapter
+
+__all__ = ["PROVIDERS", "Provider", "ProviderSpec", "adapter_class", "spec_for"]
+
+
+class Provider(str, enum.Enum):
+    """The seven supported providers; the value is the name used in profiles."""
+
+    OPENAI = "openai"
+    AZURE = "azure"
+    ANTHROPIC = "anthropic"
+    GOOGLE = "google"
+    OPENROUTER = "openrouter"
+    LMSTUDIO = "lmstudio"
+    OLLAMA = "ollama"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_F = Feature
+_CHAT_FEATURES = frozenset({_F.CHAT, _F.STREAM, _F.TOOLS, _F.JSON_SCHEMA, _F.VISION, _F.RAW})
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    """Static facts about a provider: defaults, where its key comes from, what it can do."""
+
+    provider: Provider
+    adapter: str  # "module:Class", imported on first use
+    features: frozenset[Feature]
+    default_model: str | None
+    default_base_url: str | None
+    key_env: tuple[str, ...] = ()
+    base_url_env: tuple[str, ...] = ()
+    requires_key: bool = True
+    default_embed_model: str | None = None
+    default_image_model: str | None = None
+    max_embed_batch: int = 2048
+    local: bool = False  # a server on the user's machine: say so when it is not running
+
+
+PROVIDERS: dict[Provider, ProviderSpec] = {
+    spec.provider: spec
+    for spec in (
+        ProviderSpec(
+            Provider.OPENAI,
+            "llm_context.providers.openai:OpenAIAdapter",
+            _CHAT_FEATURES
+            | {_F.JSON_OBJECT, _F.REASONING, _F.EMBED, _F.IMAGE_GENERATION, _F.IMAGE_EDIT},
+            default_model="gpt-4.1-mini",
+            default_base_url="https://api.openai.com/v1",
+            key_env=("OPENAI_API_KEY",),
+            base_url_env=("OPENAI_BASE_URL",),
+            default_embed_model="text-embedding-3-small",
+            default_image_model="gpt-image-1",
+        ),
+        ProviderSpec(
+            Provider.AZURE,
+            "llm_context.providers.azure:AzureAdapter",
+            _CHAT_FEATURES
+            | {_F.JSON_OBJECT, _F.REASONING, _F.EMBED, _F.IMAGE_GENERATION, _F.IMAGE_EDIT},
+            default_model=None,  # a deployment name is always the user's own
+            default_base_url=None,
+            key_env=("AZURE_OPENAI_API_KEY",),
+            base_url_env=("AZURE_OPENAI_ENDPOINT",),
+            default_embed_model=None,
+            default_image_model=None,
+        ),
+        ProviderSpec(
+            Provider.ANTHROPIC,
+            "llm_context.providers.anthropic:AnthropicAdapter",
+            _CHAT_FEATURES | {_F.JSON_OBJECT, _F.REASONING},
+            default_model="claude-sonnet-4-5",
+            default_base_url="https://api.anthropic.com",
+            key_env=("ANTHROPIC_API_KEY",),
+            base_url_env=("ANTHROPIC_BASE_URL",),
+        ),
+        ProviderSpec(
+            Provider.GOOGLE,
+            "llm_context.providers.google:GoogleAdapter",
+            _CHAT_FEATURES
+            | {_F.JSON_OBJECT, _F.REASONING, _F.EMBED, _F.IMAGE_GENERATION, _F.IMAGE_EDIT},
+            default_model="gemini-2.5-flash",
+            default_base_url="https://generativelanguage.googleapis.com",
+            key_env=("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+            base_url_env=("GOOGLE_GEMINI_BASE_URL",),
+            default_embed_model="gemini-embedding-001",
+            default_image_model="imagen-4.0-generate-001",
+            max_embed_batch=100,
+        ),
+        ProviderSpec(
+            Provider.OPENROUTER,
+            "llm_context.providers.openai_compat:OpenRouterAdapter",
+            _CHAT_FEATURES | {_F.JSON_OBJECT, _F.REASONING, _F.EMBED},
+            default_model="openai/gpt-4.1-mini",
+            default_base_url="https://openrouter.ai/api/v1",
+            key_env=("OPENROUTER_API_KEY",),
+            base_url_env=("OPENROUTER_BASE_URL",),
+            default_embed_model="openai/text-embedding-3-small",
+        ),
+        ProviderSpec(
+            Provider.LMSTUDIO,
+            "llm_context.providers.openai_compat:LMStudioAdapter",
+            _CHAT_FEATURES | {_F.EMBED},  # rejects response_format json_object
+            default_model=None,
+            default_base_url="http://localhost:1234/v1",
+            key_env=("LMSTUDIO_API_KEY",),
+            base_url_env=("LMSTUDIO_BASE_URL",),
+            requires_key=False,
+            local=True,
+        ),
+        ProviderSpec(
+            Provider.OLLAMA,
+            "llm_context.providers.openai_compat:OllamaAdapter",
+            _CHAT_FEATURES | {_F.JSON_OBJECT, _F.REASONING, _F.EMBED},
+            default_model=None,
+            default_base_url="http://localhost:11434/v1",
+            key_env=("OLLAMA_API_KEY",),
+            base_url_env=("OLLAMA_HOST",),
+            requires_key=False,
+            local=True,
+        ),
+    )
+}
+
+
+def parse_provider(value: object, *, where: str = "") -> Provider:
+    """A `Provider` from an enum member or its string value; unknown names list the valid ones."""
+    if isinstance(value, Provider):
+        return value
+    if isinstance(value, str):
+        try:
+            return Provider(value.strip().lower())
+        except ValueError:
+            pass
+    names = ", ".join(p.value for p in Provider)
+    prefix = f"{where}: " if where else ""
+    raise LLMConfigError(f"{prefix}unknown provider {value!r}; use one of: {names}")
+
+
+def spec_for(provider: Provider | str) -> ProviderSpec:
+    """The static facts of a provider."""
+    return PROVIDERS[parse_provider(provider)]
+
+
+def adapter_class(provider: Provider | str) -> type[Adapter]:
+    """Import and return the adapter class of a provider (on first use only)."""
+    spec = spec_for(provider)
+    module_name, _, class_name = spec.adapter.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise  # a missing SDK, not a missing adapter: let the real cause show
+        raise LLMUnsupportedFeatureError(
+            spec.provider.value, None, "this provider", "Its adapter is not built yet."
+        ) from exc
+    return cast("type[Adapter]", getattr(module, class_name))

@@ -1,0 +1,75 @@
+"""The normalised requests an adapter receives: validated, provider-neutral, frozen."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .messages import Message
+from .tools import ToolChoice, ToolSpec
+
+OutputFormat = Literal["text", "json", "json_object", "json_schema", "raw"]
+ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """JSON output: `json_object` (any JSON object) or `json_schema` (with `schema`)."""
+
+    kind: Literal["json_object", "json_schema"]
+    schema: Mapping[str, Any] | None = None
+    name: str = "output"
+    strict: bool = True
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """One chat call, after validation. `extra` is passed to the provider body verbatim."""
+
+    model: str
+    messages: tuple[Message, ...]
+    max_output_tokens: int | None = None
+    reasoning_effort: ReasoningEffort | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    stop: tuple[str, ...] = ()
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    output: OutputSpec | None = None
+    timeout: float | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EmbedRequest:
+    """Texts to embed, in order."""
+
+    model: str
+    texts: tuple[str, ...]
+    dimensions: int | None = None
+    timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class InputImage:
+    """An image given to an edit: bytes with a media type."""
+
+    data: bytes
+    media_type: str = "image/png"
+    filename: str = "image.png"
+
+
+@dataclass(frozen=True)
+class ImageRequest:
+    """Generate (or, with `input_images`, edit) images."""
+
+    model: str
+    prompt: str
+    n: int = 1
+    size: str | None = None
+    quality: str | None = None
+    input_images: tuple[InputImage, ...] = ()
+    timeout: float | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
