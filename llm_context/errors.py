@@ -21,7 +21,9 @@ Messages never contain an API key: `redact()` scrubs every text that may echo on
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Mapping
+from email.utils import parsedate_to_datetime
 
 __all__ = [
     "LLMAuthenticationError",
@@ -39,6 +41,7 @@ __all__ = [
     "LLMUnsupportedFeatureError",
     "error_for_status",
     "redact",
+    "retry_after_s",
 ]
 
 
@@ -168,3 +171,29 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     for pattern in _KEY_PATTERNS:
         text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + "***", text)
     return text
+
+
+def retry_after_s(headers: Mapping[str, str] | None, *, now: float | None = None) -> float | None:
+    """Seconds the provider asked us to wait: `retry-after-ms`, or `Retry-After` as seconds or
+    an HTTP date. None when absent or unreadable."""
+    if not headers:
+        return None
+    lower = {k.lower(): v for k, v in headers.items()}
+    millis = lower.get("retry-after-ms")
+    if millis is not None:
+        try:
+            return max(0.0, float(millis) / 1000.0)
+        except ValueError:
+            pass
+    value = lower.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))

@@ -112,7 +112,8 @@ def _parts(i: int, role: str, content: Any) -> tuple[Part, ...]:
     if content is None:
         return ()
     if isinstance(content, str):
-        return (TextPart(content),)
+        # An empty tool result is a real answer; an empty prompt is a mistake.
+        return (TextPart(content),) if content or role == "tool" else ()
     if isinstance(content, (bytes, Mapping)) or not isinstance(content, Sequence):
         raise LLMInputError(
             f"{_where(i)}.content must be a string or a list of parts, "

@@ -77,9 +77,9 @@ def normalize_tools(tools: Sequence[Mapping[str, Any]] | None) -> tuple[ToolSpec
             if not isinstance(tool, Mapping):
                 raise _fail(i, f"expected a dict, got {type(tool).__name__}")
             body: Mapping[str, Any] = tool
+            if tool.get("type", "function") != "function":
+                raise _fail(i, f"only function tools are supported, got {tool.get('type')!r}")
             if "function" in tool:
-                if tool.get("type", "function") != "function":
-                    raise _fail(i, f"only function tools are supported, got {tool.get('type')!r}")
                 body = tool["function"]
                 if not isinstance(body, Mapping):
                     raise _fail(i, "'function' must be a dict")

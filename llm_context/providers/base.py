@@ -34,6 +34,8 @@ class Feature(str, enum.Enum):
     JSON_SCHEMA = "JSON schema output"
     VISION = "image input"
     REASONING = "reasoning effort"
+    SAMPLING = "temperature / top_p"
+    STOP = "stop sequences"
     EMBED = "embeddings"
     IMAGE_GENERATION = "image generation"
     IMAGE_EDIT = "image editing"
@@ -53,7 +55,6 @@ class Adapter(Protocol):
     """One provider behind its official SDK. Built once per profile and reused."""
 
     provider: str
-    features: frozenset[Feature]
 
     def __init__(self, profile: Profile) -> None: ...
 

@@ -17,7 +17,7 @@ from .base import Feature
 if TYPE_CHECKING:
     from .base import Adapter
 
-__all__ = ["PROVIDERS", "Provider", "ProviderSpec", "adapter_class", "spec_for"]
+__all__ = ["PROVIDERS", "ModelRule", "Provider", "ProviderSpec", "adapter_class", "spec_for"]
 
 
 class Provider(str, enum.Enum):
@@ -36,7 +36,27 @@ class Provider(str, enum.Enum):
 
 
 _F = Feature
-_CHAT_FEATURES = frozenset({_F.CHAT, _F.STREAM, _F.TOOLS, _F.JSON_SCHEMA, _F.VISION, _F.RAW})
+_CHAT_FEATURES = frozenset(
+    {_F.CHAT, _F.STREAM, _F.TOOLS, _F.JSON_SCHEMA, _F.VISION, _F.RAW, _F.SAMPLING, _F.STOP}
+)
+
+
+@dataclass(frozen=True)
+class ModelRule:
+    """Features that models whose name starts with one of `prefixes` lack."""
+
+    prefixes: tuple[str, ...]
+    lacks: frozenset[Feature]
+
+    def matches(self, model: str) -> bool:
+        return model.lower().startswith(self.prefixes)
+
+
+# OpenAI's reasoning models take no sampling parameters; its chat models take no effort.
+_OPENAI_MODEL_RULES = (
+    ModelRule(("o1", "o3", "o4", "gpt-5"), frozenset({_F.SAMPLING})),
+    ModelRule(("gpt-4", "gpt-3.5", "chatgpt-4o"), frozenset({_F.REASONING})),
+)
 
 
 @dataclass(frozen=True)
@@ -55,6 +75,12 @@ class ProviderSpec:
     default_image_model: str | None = None
     max_embed_batch: int = 2048
     local: bool = False  # a server on the user's machine: say so when it is not running
+    model_rules: tuple[ModelRule, ...] = ()
+
+    def features_for(self, model: str) -> frozenset[Feature]:
+        """The provider's features less what this model lacks."""
+        lacking = frozenset().union(*(r.lacks for r in self.model_rules if r.matches(model)))
+        return self.features - lacking
 
 
 PROVIDERS: dict[Provider, ProviderSpec] = {
@@ -63,7 +89,8 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
         ProviderSpec(
             Provider.OPENAI,
             "llm_context.providers.openai:OpenAIAdapter",
-            _CHAT_FEATURES
+            # The Responses API has no stop sequences.
+            (_CHAT_FEATURES - {_F.STOP})
             | {_F.JSON_OBJECT, _F.REASONING, _F.EMBED, _F.IMAGE_GENERATION, _F.IMAGE_EDIT},
             default_model="gpt-4.1-mini",
             default_base_url="https://api.openai.com/v1",
@@ -71,6 +98,7 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
             base_url_env=("OPENAI_BASE_URL",),
             default_embed_model="text-embedding-3-small",
             default_image_model="gpt-image-1",
+            model_rules=_OPENAI_MODEL_RULES,
         ),
         ProviderSpec(
             Provider.AZURE,

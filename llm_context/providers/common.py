@@ -1,0 +1,99 @@
+"""What every adapter shares: SDK/transport exception -> our error, the timeout object,
+and small parsing helpers. All three SDKs sit on `httpx2`, and `openai` and `anthropic`
+share one exception shape (status_code, response, request_id), so one mapper serves all."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import (
+    LLMConnectionError,
+    LLMError,
+    LLMProviderError,
+    LLMServerError,
+    LLMTimeoutError,
+    error_for_status,
+    retry_after_s,
+)
+
+__all__ = ["error_message", "map_sdk_error", "sdk_timeout"]
+
+
+def sdk_timeout(seconds: float | None) -> Any:
+    """An `httpx2.Timeout` applying `seconds` to connect, read, write and pool waits."""
+    import httpx2
+
+    return httpx2.Timeout(seconds)
+
+
+def error_message(body: Any, fallback: str) -> str:
+    """The human part of a provider error body (`{"error": {"message": ...}}` and kin)."""
+    if isinstance(body, Mapping):
+        err = body.get("error", body)
+        if isinstance(err, Mapping):
+            msg = err.get("message") or err.get("msg")
+            if isinstance(msg, str) and msg:
+                return msg
+        elif isinstance(err, str) and err:
+            return err
+    if isinstance(body, str) and body:
+        return body[:500]
+    return fallback
+
+
+def _status_error(exc: Any, provider: str, status: int) -> LLMProviderError:
+    response = getattr(exc, "response", None)
+    headers = dict(getattr(response, "headers", None) or {})
+    body = getattr(exc, "body", None)
+    if body is None and response is not None:
+        try:
+            body = json.loads(response.text)
+        except (ValueError, AttributeError, TypeError):
+            body = None
+    message = error_message(body, str(getattr(exc, "message", "") or exc))
+    request_id = getattr(exc, "request_id", None) or headers.get("x-request-id")
+    cls = error_for_status(status)
+    return cls(
+        f"{provider} returned HTTP {status}: {message}",
+        provider=provider,
+        status_code=status,
+        request_id=request_id,
+        retry_after=retry_after_s(headers),
+    )
+
+
+def map_sdk_error(
+    exc: BaseException, provider: str, *, local_url: str | None = None
+) -> BaseException:
+    """Our error for an SDK or transport exception; anything else comes back unchanged.
+
+    `local_url` is set for servers on the user's machine, so a refused connection says the
+    server is not running there.
+    """
+    if isinstance(exc, LLMError):
+        return exc
+    import httpx2
+
+    name = type(exc).__name__
+    status = getattr(exc, "status_code", None)
+    if status is None:
+        status = getattr(exc, "code", None) if name in ("APIError", "ClientError", "ServerError") else None
+    if isinstance(status, int) and status >= 400:
+        return _status_error(exc, provider, status)
+    if isinstance(exc, httpx2.TimeoutException) or name in ("APITimeoutError",):
+        return LLMTimeoutError(f"{provider} did not answer in time ({name})", provider=provider)
+    if isinstance(exc, (httpx2.TransportError,)) or name == "APIConnectionError":
+        if local_url is not None:
+            return LLMConnectionError(
+                f"could not connect to the local {provider} server at {local_url}: is it "
+                "running? Start it, or set the profile's base_url to where it listens",
+                provider=provider,
+            )
+        return LLMConnectionError(f"could not reach {provider}: {exc}", provider=provider)
+    if name == "APIResponseValidationError" or isinstance(exc, json.JSONDecodeError):
+        return LLMServerError(
+            f"{provider} sent a reply that could not be read: {exc}", provider=provider
+        )
+    return exc

@@ -1,0 +1,95 @@
+"""What every adapter on the official `openai` SDK shares: building the client, embeddings,
+image generation and editing. Used by openai, azure, openrouter, lmstudio and ollama."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..request import EmbedRequest, ImageRequest
+from ..results import EmbeddingResult, GeneratedImage, ImageGenerationResult, make_usage
+from ..settings import Profile
+from .base import RawAuth
+from .common import sdk_timeout
+
+if TYPE_CHECKING:
+    import openai
+
+
+def client_kwargs(profile: Profile) -> dict[str, Any]:
+    """Constructor arguments shared by `OpenAI` and `AzureOpenAI` clients."""
+    return {
+        "api_key": profile.api_key,
+        "timeout": sdk_timeout(profile.timeout),
+        "max_retries": 0,  # one retry policy, ours
+        "default_headers": dict(profile.headers) or None,
+    }
+
+
+def make_client(profile: Profile, **extra: Any) -> openai.OpenAI:
+    """An `openai.OpenAI` for a profile whose key and base URL are already resolved."""
+    import openai
+
+    kwargs = client_kwargs(profile)
+    # Local servers need no key, but the SDK insists on one.
+    kwargs["api_key"] = kwargs["api_key"] or "not-needed"
+    return openai.OpenAI(base_url=profile.base_url, **kwargs, **extra)
+
+
+def per_call(timeout: float | None, extra_body: Any = None) -> dict[str, Any]:
+    """The SDK's per-request options: timeout override and verbatim extra body fields."""
+    out: dict[str, Any] = {}
+    if timeout is not None:
+        out["timeout"] = sdk_timeout(timeout)
+    if extra_body:
+        out["extra_body"] = dict(extra_body)
+    return out
+
+
+def embed(client: openai.OpenAI, request: EmbedRequest) -> EmbeddingResult:
+    """`POST /embeddings` for one batch; vectors in input order."""
+    kwargs: dict[str, Any] = {"model": request.model, "input": list(request.texts)}
+    if request.dimensions is not None:
+        kwargs["dimensions"] = request.dimensions
+    reply = client.embeddings.create(**kwargs, **per_call(request.timeout))
+    vectors = [list(item.embedding) for item in sorted(reply.data, key=lambda d: d.index)]
+    usage = getattr(reply, "usage", None)
+    prompt = getattr(usage, "prompt_tokens", 0) or 0
+    return EmbeddingResult(vectors, make_usage(prompt, 0), reply.model)
+
+
+def generate_image(client: openai.OpenAI, request: ImageRequest) -> ImageGenerationResult:
+    """`POST /images/generations`, or `/images/edits` when input images are given."""
+    kwargs: dict[str, Any] = {"model": request.model, "prompt": request.prompt, "n": request.n}
+    if request.size is not None:
+        kwargs["size"] = request.size
+    if request.quality is not None:
+        kwargs["quality"] = request.quality
+    if request.model.startswith("dall-e"):
+        kwargs["response_format"] = "b64_json"  # gpt-image models always return base64
+    kwargs.update(request.extra)
+    options = per_call(request.timeout)
+    if request.input_images:
+        files = [(img.filename, img.data, img.media_type) for img in request.input_images]
+        reply = client.images.edit(image=files, **kwargs, **options)
+    else:
+        reply = client.images.generate(**kwargs, **options)
+    images = [
+        GeneratedImage(
+            b64_json=item.b64_json,
+            url=item.url,
+            media_type=f"image/{getattr(reply, 'output_format', None) or 'png'}",
+            revised_prompt=item.revised_prompt,
+        )
+        for item in reply.data or []
+    ]
+    u = getattr(reply, "usage", None)
+    usage = make_usage(getattr(u, "input_tokens", 0), getattr(u, "output_tokens", 0)) if u else {}
+    return ImageGenerationResult(images, usage, request.model, reply)
+
+
+def bearer_auth(profile: Profile) -> RawAuth:
+    """Raw HTTP for bearer-key providers."""
+    headers = dict(profile.headers)
+    if profile.api_key:
+        headers["Authorization"] = f"Bearer {profile.api_key}"
+    return RawAuth(profile.base_url or "", headers, {})

@@ -1,0 +1,97 @@
+"""Raw HTTP to a provider through `requests`, with the provider's base URL and auth."""
+
+from __future__ import annotations
+
+import json as jsonlib
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from .errors import (
+    LLMConnectionError,
+    LLMInputError,
+    LLMTimeoutError,
+    error_for_status,
+    retry_after_s,
+    redact,
+)
+from .providers.base import RawAuth
+
+if TYPE_CHECKING:
+    import requests
+
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
+
+
+def build_url(auth: RawAuth, path: str | None, url: str | None) -> str:
+    """`url` as given, or `path` joined to the provider's base URL."""
+    if (path is None) == (url is None):
+        raise LLMInputError("raw() takes exactly one of path='/models' or url='https://...'")
+    if url is not None:
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise LLMInputError(f"raw() url must be http(s), got {url[:40]!r}")
+        return url
+    assert path is not None
+    return auth.base_url.rstrip("/") + "/" + path.lstrip("/")
+
+
+def send_raw(
+    session: requests.Session,
+    auth: RawAuth,
+    provider: str,
+    *,
+    method: str,
+    path: str | None,
+    url: str | None,
+    json: Any,
+    params: Mapping[str, Any] | None,
+    headers: Mapping[str, str] | None,
+    timeout: float | None,
+    return_response: bool,
+    secrets: tuple[str | None, ...],
+) -> Any:
+    """One raw request; errors map to our hierarchy with secrets scrubbed from the text."""
+    import requests
+
+    verb = method.upper()
+    if verb not in _METHODS:
+        raise LLMInputError(f"raw() method must be one of {', '.join(_METHODS)}, got {method!r}")
+    target = build_url(auth, path, url)
+    merged_headers = {**auth.headers, **(headers or {})}
+    merged_params = {**auth.params, **(params or {})}
+    try:
+        response = session.request(
+            verb,
+            target,
+            json=json,
+            params=merged_params or None,
+            headers=merged_headers,
+            timeout=timeout,
+        )
+    except requests.Timeout as exc:
+        raise LLMTimeoutError(
+            f"{provider} raw {verb} timed out after {timeout}s", provider=provider
+        ) from exc
+    except requests.ConnectionError as exc:
+        raise LLMConnectionError(
+            redact(f"{provider} raw {verb} could not connect: {exc}", secrets), provider=provider
+        ) from exc
+    if response.status_code >= 400:
+        cls = error_for_status(response.status_code)
+        body = redact(response.text[:500], secrets)
+        raise cls(
+            f"{provider} raw {verb} {urlsplit(target).path} failed with "
+            f"HTTP {response.status_code}: {body}",
+            provider=provider,
+            status_code=response.status_code,
+            request_id=response.headers.get("x-request-id") or response.headers.get("request-id"),
+            retry_after=retry_after_s(response.headers),
+        )
+    if return_response:
+        return response
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except (ValueError, jsonlib.JSONDecodeError):
+        return response.text

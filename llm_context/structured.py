@@ -1,0 +1,197 @@
+"""Structured output: the output spec from chat options, the strict-schema transform,
+JSON extraction from replies, and `jsonschema` validation."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+from .errors import LLMInputError, LLMOutputError
+from .request import OutputSpec
+
+__all__ = [
+    "build_output_spec",
+    "json_instruction",
+    "parse_reply",
+    "strict_schema",
+]
+
+_FORMATS = ("text", "json", "json_object", "json_schema", "raw")
+
+
+def _schema_from(json_schema: Any) -> tuple[dict[str, Any], type[Any] | None]:
+    """A dict schema, plus the Pydantic model class when one was given."""
+    model_json_schema = getattr(json_schema, "model_json_schema", None)
+    if isinstance(json_schema, type) and callable(model_json_schema):
+        return dict(model_json_schema()), json_schema
+    if isinstance(json_schema, Mapping):
+        return copy.deepcopy(dict(json_schema)), None
+    raise LLMInputError(
+        "json_schema must be a JSON Schema dict or a Pydantic model class, "
+        f"got {type(json_schema).__name__}"
+    )
+
+
+def _check_schema(schema: Mapping[str, Any]) -> None:
+    import jsonschema  # deferred: only JSON-output calls pay for it
+
+    try:
+        validator = jsonschema.validators.validator_for(schema)
+        validator.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
+        raise LLMInputError(
+            f"json_schema is not a valid JSON Schema at {where}: {exc.message}"
+        ) from exc
+    if schema.get("type", "object") != "object" and "properties" not in schema:
+        raise LLMInputError(
+            "json_schema must describe an object at the top level ('type': 'object'); "
+            "wrap a list or scalar in an object property"
+        )
+
+
+def build_output_spec(
+    output_format: str,
+    json_schema: Any,
+    schema_name: str,
+    strict_schema_flag: bool,
+) -> tuple[OutputSpec | None, type[Any] | None]:
+    """Validate the JSON options of a chat call; returns the spec and any Pydantic class."""
+    if output_format not in _FORMATS:
+        raise LLMInputError(
+            f"output_format must be one of {', '.join(_FORMATS)}, got {output_format!r}"
+        )
+    if output_format in ("text", "raw"):
+        if json_schema is not None:
+            raise LLMInputError(
+                f"json_schema was given with output_format={output_format!r}; "
+                "use output_format='json_schema'"
+            )
+        return None, None
+    if output_format == "json_object" or (output_format == "json" and json_schema is None):
+        return OutputSpec("json_object"), None
+    if json_schema is None:
+        raise LLMInputError("output_format='json_schema' needs json_schema=<dict or Pydantic model>")
+    if not isinstance(schema_name, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", schema_name):
+        raise LLMInputError("schema_name must be 1-64 letters, digits, '_' or '-'")
+    schema, model_cls = _schema_from(json_schema)
+    _check_schema(schema)
+    if strict_schema_flag:
+        schema = strict_schema(schema)
+    return OutputSpec("json_schema", schema, schema_name, strict_schema_flag), model_cls
+
+
+def strict_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """OpenAI strict mode: every object closed, every property required (optional -> nullable)."""
+    return _strict(copy.deepcopy(dict(schema)))
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    kind = schema.get("type")
+    if isinstance(kind, str) and kind != "null":
+        return {**schema, "type": [kind, "null"]}
+    if isinstance(kind, list) and "null" not in kind:
+        return {**schema, "type": [*kind, "null"]}
+    if kind is None and ("$ref" in schema or "anyOf" in schema):
+        return {"anyOf": [schema, {"type": "null"}]}
+    return schema
+
+
+def _strict(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_strict(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _strict(value) for key, value in node.items()}
+    props = out.get("properties")
+    if out.get("type") == "object" or isinstance(props, dict):
+        props = props if isinstance(props, dict) else {}
+        required = set(out.get("required", []))
+        out["properties"] = {
+            name: sub if name in required else _nullable(sub) for name, sub in props.items()
+        }
+        out["required"] = list(props)
+        out["additionalProperties"] = False
+    # Strict mode rejects defaults; keep the description instead.
+    out.pop("default", None)
+    return out
+
+
+_FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
+
+
+def _extract_json(text: str) -> Any:
+    """Decode JSON from a reply, tolerating code fences and prose around one object."""
+    candidates = [text.strip()]
+    candidates += [m.group(1).strip() for m in _FENCE.finditer(text)]
+    start = min((i for i in (text.find("{"), text.find("[")) if i >= 0), default=-1)
+    if start >= 0:
+        candidates.append(text[start:])
+    decoder = json.JSONDecoder()
+    last_error = "empty reply"
+    for candidate in candidates:
+        if not candidate:
+            continue
+        try:
+            value, _end = decoder.raw_decode(candidate)
+            return value
+        except json.JSONDecodeError as exc:
+            last_error = str(exc)
+    raise LLMOutputError(
+        f"the reply is not valid JSON ({last_error})", text=text, errors=[last_error]
+    )
+
+
+@lru_cache(maxsize=64)
+def _validator(schema_json: str) -> Any:
+    import jsonschema
+
+    schema = json.loads(schema_json)
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema)
+
+
+def parse_reply(text: str, spec: OutputSpec, *, validate: bool, model_cls: type[Any] | None) -> Any:
+    """The decoded (and checked) JSON of a reply; raises `LLMOutputError` with the details."""
+    value = _extract_json(text)
+    if spec.kind == "json_object" and not isinstance(value, dict):
+        raise LLMOutputError(
+            "the reply is JSON but not an object", text=text, errors=["expected a JSON object"]
+        )
+    if validate and spec.schema is not None:
+        validator = _validator(json.dumps(spec.schema, sort_keys=True))
+        errors = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
+        if errors:
+            details = [
+                f"{'/'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message}"
+                for e in errors
+            ]
+            raise LLMOutputError(
+                "the reply does not match the JSON schema: " + "; ".join(details[:5]),
+                text=text,
+                errors=details,
+            )
+    if model_cls is not None:
+        try:
+            return model_cls.model_validate(value)
+        except Exception as exc:  # pydantic.ValidationError, without importing pydantic
+            raise LLMOutputError(
+                f"the reply does not validate as {model_cls.__name__}: {exc}",
+                text=text,
+                errors=[str(exc)],
+            ) from exc
+    return value
+
+
+def json_instruction(spec: OutputSpec) -> str:
+    """The instruction that emulates JSON output on a provider without native support."""
+    if spec.schema is None:
+        return "Reply with a single JSON object and nothing else: no prose, no code fences."
+    return (
+        "Reply with a single JSON object that validates against this JSON Schema, and nothing "
+        "else: no prose, no code fences.\n" + json.dumps(spec.schema, indent=None)
+    )

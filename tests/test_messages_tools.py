@@ -1,0 +1,109 @@
+"""Message and tool normalisation: every bad input is an LLMInputError that names the problem."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from llm_context.errors import LLMInputError
+from llm_context.messages import ImagePart, TextPart, normalize_messages
+from llm_context.tools import ToolCall, normalize_tool_choice, normalize_tools
+
+PNG = "data:image/png;base64,iVBORw0KGgo="
+
+
+def test_plain_and_part_messages_normalise() -> None:
+    msgs = normalize_messages(
+        [
+            {"role": "system", "content": "be brief"},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "what is this?"},
+                    {"type": "image_url", "image_url": {"url": PNG, "detail": "low"}},
+                ],
+            },
+        ]
+    )
+    assert msgs[0].parts == (TextPart("be brief"),)
+    assert msgs[1].parts[1] == ImagePart(PNG, "low")
+    assert msgs[1].parts[1].media_type == "image/png"  # type: ignore[union-attr]
+
+
+def test_tool_round_trip_messages() -> None:
+    msgs = normalize_messages(
+        [
+            {"role": "user", "content": "weather?"},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "c1",
+                        "type": "function",
+                        "function": {"name": "w", "arguments": '{"city": "Oslo"}'},
+                    }
+                ],
+            },
+            {"role": "tool", "tool_call_id": "c1", "content": "sunny"},
+        ]
+    )
+    assert msgs[1].tool_calls == (ToolCall("c1", "w", {"city": "Oslo"}),)
+    assert msgs[2].tool_call_id == "c1"
+
+
+@pytest.mark.parametrize(
+    ("messages", "needle"),
+    [
+        ([], "empty"),
+        ("hello", "must be a list"),
+        ({"role": "user"}, "must be a list"),
+        ([{"role": "robot", "content": "x"}], "unknown role 'robot'"),
+        ([{"role": "user", "content": 5}], "messages[0].content must be a string"),
+        ([{"role": "user", "content": [{"type": "audio"}]}], "unknown part type 'audio'"),
+        ([{"role": "user", "content": ""}], "messages[0]: content is missing"),
+        ([{"role": "user"}], "content is missing"),
+        ([{"role": "tool", "content": "x"}], "tool_call_id"),
+        ([{"role": "tool", "content": "x", "tool_call_id": "nope"}], "answers no earlier"),
+        ([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "ftp://x"}}]}], "https://"),
+        ([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,%%%"}}]}], "base64"),
+        ([{"role": "assistant", "content": [{"type": "image_url", "image_url": PNG}]}], "only allowed in user"),
+        (["hi"], "must be a dict"),
+    ],
+)
+def test_bad_messages_are_named(messages: Any, needle: str) -> None:
+    with pytest.raises(LLMInputError) as info:
+        normalize_messages(messages)
+    assert needle in str(info.value)
+
+
+def test_tools_both_shapes_and_choice() -> None:
+    tools = normalize_tools(
+        [
+            {"type": "function", "function": {"name": "a", "parameters": {"type": "object"}}},
+            {"name": "b", "description": "flat", "parameters": {"type": "object", "properties": {}}},
+        ]
+    )
+    assert [t.name for t in tools] == ["a", "b"]
+    assert normalize_tool_choice("b", tools) is not None
+    assert normalize_tool_choice({"type": "function", "function": {"name": "a"}}, tools).name == "a"  # type: ignore[union-attr]
+    with pytest.raises(LLMInputError, match="not among the tools"):
+        normalize_tool_choice("zzz", tools)
+    with pytest.raises(LLMInputError, match="no tools"):
+        normalize_tool_choice("required", ())
+
+
+@pytest.mark.parametrize(
+    ("tools", "needle"),
+    [
+        ([{"type": "function", "function": {}}], "missing 'name'"),
+        ([{"name": "a"}, {"name": "a"}], "duplicate"),
+        ([{"name": "a", "parameters": {"type": "string"}}], "type object"),
+        ([{"type": "web_search"}], "only function tools"),
+        ("tool", "must be a list"),
+    ],
+)
+def test_bad_tools(tools: Any, needle: str) -> None:
+    with pytest.raises(LLMInputError, match=needle):
+        normalize_tools(tools)
