@@ -1,0 +1,58 @@
+"""Shared fixtures: one fake provider server for the session, cleared before every test."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from llm_context import LLMContext
+from llm_context.providers.registry import PROVIDERS, Provider
+from llm_context.testing import FakeProviderServer
+
+# Retries in tests wait microseconds, not seconds.
+FAST_RETRY = {"initial_backoff_s": 0.001, "max_backoff_s": 0.001}
+
+
+def built_providers() -> list[str]:
+    """Providers whose adapter module exists (the registry knows all seven from the start)."""
+    names = []
+    for provider in Provider:
+        module = PROVIDERS[provider].adapter.partition(":")[0]
+        if importlib.util.find_spec(module) is not None:
+            names.append(provider.value)
+    return names
+
+
+@pytest.fixture(scope="session")
+def fake_server() -> Iterator[FakeProviderServer]:
+    with FakeProviderServer() as server:
+        yield server
+
+
+@pytest.fixture
+def fake(fake_server: FakeProviderServer) -> Iterator[FakeProviderServer]:
+    """The session's fake server, with no scripted items or recordings left from before."""
+    fake_server.clear()
+    yield fake_server
+    errors = fake_server.errors
+    fake_server.clear()
+    assert not errors, f"the fake server's handlers crashed: {errors}"
+
+
+def make_context(fake: FakeProviderServer, **overrides: Any) -> LLMContext:
+    """A context whose seven profiles (named after their providers) point at `fake`."""
+    per_profile = {name: {"retry": FAST_RETRY, **overrides} for name in PROVIDERS_BY_NAME}
+    return LLMContext(fake.profiles(**per_profile))
+
+
+PROVIDERS_BY_NAME = [p.value for p in Provider]
+
+
+@pytest.fixture
+def ctx(fake: FakeProviderServer) -> Iterator[LLMContext]:
+    context = make_context(fake)
+    yield context
+    context.close()
