@@ -1,0 +1,192 @@
+"""The client and context: results, raw HTTP (through `responses`), config errors, secrets."""
+
+from __future__ import annotations
+
+import asyncio
+import pickle
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+import responses
+
+from llm_context import (
+    ChatResult,
+    LLMAuthenticationError,
+    LLMConfigError,
+    LLMContext,
+    LLMInputError,
+    LLMRateLimitError,
+    LLMUnsupportedFeatureError,
+    Provider,
+)
+from llm_context.testing import FakeProviderServer, Reply
+
+HELLO = [{"role": "user", "content": "Hello"}]
+SECRET = "sk-proj-SUPERSECRETKEY1234567890abcdef"
+
+
+def test_chat_result_is_a_real_two_tuple() -> None:
+    result = ChatResult("hi", {"input_tokens": 1, "output_tokens": 2, "total_tokens": 3})
+    text, usage = result
+    assert (text, usage) == ("hi", result.usage) and len(result) == 2
+    assert isinstance(result, tuple) and result == ("hi", usage)
+    with pytest.raises(AttributeError):
+        result.text = "other"  # type: ignore[misc]
+    assert result.replace(text="bye").text == "bye"
+    assert pickle.loads(pickle.dumps(result)) == result
+
+
+def test_import_loads_no_provider_sdk() -> None:
+    code = (
+        "import sys, llm_context\n"
+        "bad = [m for m in ('openai', 'anthropic', 'google.genai', 'requests', 'httpx2') "
+        "if m in sys.modules]\n"
+        "print(','.join(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_runtime_profile_and_overrides(fake: FakeProviderServer) -> None:
+    ctx = LLMContext({"profiles": {}})
+    llm = ctx.llm(
+        "mine",
+        provider=Provider.OPENAI,
+        model="gpt-4.1-nano",
+        base_url=fake.base_url("openai"),
+        api_key="k1",
+    )
+    fake.script(Reply("hello"))
+    assert llm.chat_sync(HELLO).text == "hello"
+    assert fake.last_request.json["model"] == "gpt-4.1-nano"
+    rotated = ctx.llm_set_key("openai", "gpt-4.1-nano", "k2", profile="mine")
+    fake.script(Reply("again"))
+    rotated.chat_sync(HELLO)
+    assert fake.last_request.headers["authorization"] == "Bearer k2"
+
+
+def test_config_errors_are_clear() -> None:
+    ctx = LLMContext({"profiles": {}})
+    with pytest.raises(LLMConfigError, match="unknown provider 'gpt'"):
+        ctx.llm("x", provider="gpt", model="m")
+    with pytest.raises(LLMConfigError, match="no_such"):
+        ctx.llm("no_such")
+
+
+def test_missing_key_names_the_env_var(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    ctx = LLMContext({"profiles": {"c": {"provider": "anthropic", "model": "claude-x"}}})
+    with pytest.raises(LLMConfigError, match="ANTHROPIC_API_KEY"):
+        ctx.llm("c").chat_sync(HELLO)
+
+
+def test_missing_model_for_local_provider() -> None:
+    ctx = LLMContext({"profiles": {"local": {"provider": "ollama"}}})
+    with pytest.raises(LLMConfigError, match="model"):
+        ctx.llm("local").chat_sync(HELLO)
+
+
+def test_key_never_in_repr_or_errors(fake: FakeProviderServer) -> None:
+    from llm_context.testing import Fault
+
+    ctx = LLMContext(
+        {"profiles": {"p": {"provider": "openai", "base_url": fake.base_url("openai"),
+                            "api_key": SECRET, "retry": {"max_attempts": 1}}}}
+    )
+    llm = ctx.llm("p")
+    assert SECRET not in repr(llm) and SECRET not in repr(llm.profile)
+    assert SECRET not in repr(ctx)
+    fake.script(Fault(401, message=f"Incorrect API key provided: {SECRET}"))
+    with pytest.raises(LLMAuthenticationError) as info:
+        llm.chat_sync(HELLO)
+    assert SECRET not in str(info.value)
+    cause = info.value.__cause__
+    assert cause is None or SECRET not in str(cause)
+
+
+def test_async_calls_run_concurrently_in_the_pool(ctx: LLMContext, fake: FakeProviderServer) -> None:
+    fake.script(*[Reply(f"r{i}", delay_s=0.05) for i in range(8)])
+    llm = ctx.llm("openai")
+
+    async def main() -> list[str]:
+        results = await asyncio.gather(*(llm.chat(HELLO) for _ in range(8)))
+        return sorted(r.text for r in results)
+
+    assert asyncio.run(main()) == sorted(f"r{i}" for i in range(8))
+
+
+def test_sync_coroutine_callback_is_rejected(ctx: LLMContext, fake: FakeProviderServer) -> None:
+    async def on_delta(delta: str) -> None:
+        pass
+
+    with pytest.raises(LLMInputError, match="await"):
+        ctx.llm("openai").chat_stream_sync(HELLO, on_delta=on_delta)
+    assert fake.requests == []
+
+
+def test_stream_closed_early_releases_connection(ctx: LLMContext, fake: FakeProviderServer) -> None:
+    fake.script(Reply(deltas=tuple("abcdef")), Reply("next"))
+    llm = ctx.llm("openai")
+    with llm.stream_sync(HELLO) as stream:
+        assert next(stream) == "a"
+    assert llm.chat_sync(HELLO).text == "next"
+
+
+# -- raw() through `requests`, mocked with `responses` ---------------------------------------
+
+
+@responses.activate
+def test_raw_uses_base_url_and_auth() -> None:
+    responses.add(responses.GET, "https://api.openai.com/v1/models", json={"data": [{"id": "m"}]})
+    ctx = LLMContext({"profiles": {"o": {"provider": "openai", "api_key": "k-raw"}}})
+    data = ctx.llm("o").raw_sync(method="GET", path="/models")
+    assert data == {"data": [{"id": "m"}]}
+    assert responses.calls[0].request.headers["Authorization"] == "Bearer k-raw"
+    full = ctx.llm("o").raw_sync(path="models", return_response=True)
+    assert full.status_code == 200
+
+
+@responses.activate
+def test_raw_errors_map_and_redact() -> None:
+    responses.add(
+        responses.POST,
+        "https://api.openai.com/v1/things",
+        status=429,
+        headers={"Retry-After": "3"},
+        json={"error": {"message": f"slow down {SECRET}"}},
+    )
+    ctx = LLMContext(
+        {"profiles": {"o": {"provider": "openai", "api_key": SECRET, "retry": {"max_attempts": 1}}}}
+    )
+    with pytest.raises(LLMRateLimitError) as info:
+        ctx.llm("o").raw_sync(method="POST", path="/things", json={"a": 1})
+    assert info.value.retry_after == 3.0 and info.value.status_code == 429
+    assert SECRET not in str(info.value)
+    assert responses.calls[0].request.body == b'{"a": 1}'
+
+
+def test_raw_input_errors() -> None:
+    ctx = LLMContext({"profiles": {"o": {"provider": "openai", "api_key": "k"}}})
+    llm = ctx.llm("o")
+    bad: list[dict[str, Any]] = [
+        {"path": "/a", "url": "https://x"},
+        {},
+        {"method": "BREW", "path": "/a"},
+        {"url": "ftp://x"},
+    ]
+    for kwargs in bad:
+        with pytest.raises(LLMInputError):
+            llm.raw_sync(**kwargs)
+
+
+def test_adapter_not_built_is_unsupported(monkeypatch: pytest.MonkeyPatch) -> None:
+    from llm_context.providers import registry
+
+    spec = registry.PROVIDERS[Provider.OPENAI]
+    fake_spec = type(spec)(**{**spec.__dict__, "adapter": "llm_context.providers.nope:X"})
+    monkeypatch.setitem(registry.PROVIDERS, Provider.OPENAI, fake_spec)
+    ctx = LLMContext({"profiles": {"o": {"provider": "openai", "api_key": "k"}}})
+    with pytest.raises(LLMUnsupportedFeatureError, match="openai"):
+        ctx.llm("o").chat_sync(HELLO)
