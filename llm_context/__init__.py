@@ -1,7 +1,7 @@
 """llm_context: one sync-first API for language models across seven providers.
 
-    from llm_context import context
-    text, usage = context.llm().chat_sync([{"role": "user", "content": "Hello"}])
+from llm_context import context
+text, usage = context.llm().chat_sync([{"role": "user", "content": "Hello"}])
 """
 
 from .client import LLMClient

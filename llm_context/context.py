@@ -90,7 +90,9 @@ class LLMContext:
         given = {
             key: value
             for key, value in zip(
-                _OVERRIDE_FIELDS, (provider, model, base_url, api_key, azure_deployment, timeout)
+                _OVERRIDE_FIELDS,
+                (provider, model, base_url, api_key, azure_deployment, timeout),
+                strict=True,
             )
             if value is not None
         }

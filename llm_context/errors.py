@@ -77,7 +77,9 @@ class LLMOutputError(LLMError):
 class LLMStreamError(LLMError):
     """A stream ended before the provider's terminal event; `.partial_text` holds what arrived."""
 
-    def __init__(self, message: str, *, partial_text: str = "", provider: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, partial_text: str = "", provider: str | None = None
+    ) -> None:
         self.partial_text = partial_text
         self.provider = provider
         super().__init__(message)

@@ -82,8 +82,8 @@ def _image_part(i: int, j: int, raw: Mapping[str, Any]) -> ImagePart:
         url, detail = image["url"], image.get("detail")
     else:
         raise LLMInputError(
-            f"{_where(i)}.content[{j}]: an image part is "
-            "{'type': 'image_url', 'image_url': {'url': 'https://...' or 'data:image/png;base64,...'}}"
+            f"{_where(i)}.content[{j}]: an image part is {{'type': 'image_url', "
+            "'image_url': {'url': 'https://...' or 'data:image/png;base64,...'}}"
         )
     if url.startswith("data:"):
         header, sep, payload = url.partition(",")
@@ -116,8 +116,7 @@ def _parts(i: int, role: str, content: Any) -> tuple[Part, ...]:
         return (TextPart(content),) if content or role == "tool" else ()
     if isinstance(content, (bytes, Mapping)) or not isinstance(content, Sequence):
         raise LLMInputError(
-            f"{_where(i)}.content must be a string or a list of parts, "
-            f"got {type(content).__name__}"
+            f"{_where(i)}.content must be a string or a list of parts, got {type(content).__name__}"
         )
     parts: list[Part] = []
     for j, raw in enumerate(content):
@@ -138,8 +137,7 @@ def _parts(i: int, role: str, content: Any) -> tuple[Part, ...]:
             parts.append(_image_part(i, j, raw))
         else:
             raise LLMInputError(
-                f"{_where(i)}.content[{j}]: unknown part type {kind!r}; "
-                "use 'text' or 'image_url'"
+                f"{_where(i)}.content[{j}]: unknown part type {kind!r}; use 'text' or 'image_url'"
             )
     return tuple(parts)
 
@@ -162,7 +160,9 @@ def _tool_calls(i: int, raw: Any) -> tuple[ToolCall, ...]:
             )
         call_id, name = call.get("id"), fn.get("name")
         if not isinstance(call_id, str) or not call_id or not isinstance(name, str) or not name:
-            raise LLMInputError(f"{_where(i)}.tool_calls[{j}] needs a string 'id' and function name")
+            raise LLMInputError(
+                f"{_where(i)}.tool_calls[{j}] needs a string 'id' and function name"
+            )
         calls.append(ToolCall(call_id, name, parse_arguments(fn.get("arguments"), tool_name=name)))
     return tuple(calls)
 
@@ -199,7 +199,8 @@ def normalize_messages(messages: Any) -> tuple[Message, ...]:
         if role == "tool":
             if not isinstance(tool_call_id, str) or not tool_call_id:
                 raise LLMInputError(
-                    f"{_where(i)}: a tool message needs 'tool_call_id' (the id of the call it answers)"
+                    f"{_where(i)}: a tool message needs 'tool_call_id' "
+                    "(the id of the call it answers)"
                 )
         elif tool_call_id is not None:
             raise LLMInputError(f"{_where(i)}: only tool messages carry tool_call_id")

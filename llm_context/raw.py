@@ -12,8 +12,8 @@ from .errors import (
     LLMInputError,
     LLMTimeoutError,
     error_for_status,
-    retry_after_s,
     redact,
+    retry_after_s,
 )
 from .providers.base import RawAuth
 

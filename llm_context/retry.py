@@ -13,7 +13,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import tenacity
@@ -39,7 +39,9 @@ def is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, _RETRYABLE)
 
 
-def backoff_s(attempt: int, exc: BaseException | None, settings: RetrySettings, rng: random.Random) -> float:
+def backoff_s(
+    attempt: int, exc: BaseException | None, settings: RetrySettings, rng: random.Random
+) -> float:
     """How long to wait after failed attempt number `attempt` (1-based)."""
     hinted = getattr(exc, "retry_after", None)
     if isinstance(hinted, (int, float)) and hinted >= 0:
@@ -57,9 +59,11 @@ class RetryPolicy:
     settings: RetrySettings
     provider: str
     sleep: Callable[[float], None] = time.sleep
-    rng: random.Random = random.Random()
+    rng: random.Random = field(default_factory=random.Random)
 
-    def call(self, fn: Callable[[], T], on_retry: Callable[[BaseException, float], None] | None = None) -> T:
+    def call(
+        self, fn: Callable[[], T], on_retry: Callable[[BaseException, float], None] | None = None
+    ) -> T:
         """`fn()` with retries; the last error is raised as it was."""
         settings = self.settings
         waited = [0.0]

@@ -4,6 +4,7 @@ thread. Both yield text deltas in order and expose the final `ChatResult` as `.r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from concurrent.futures import Executor
@@ -108,10 +109,8 @@ class AsyncChatStream(AsyncIterator[str]):
         """Stop early: the worker stops at the next delta and closes the connection."""
         self._cancel.set()
         if self._future is not None:
-            try:
+            with contextlib.suppress(asyncio.CancelledError, LLMError):
                 await self._future
-            except (asyncio.CancelledError, LLMError):
-                pass
 
     async def __aenter__(self) -> AsyncChatStream:
         return self

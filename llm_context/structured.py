@@ -41,7 +41,7 @@ def _check_schema(schema: Mapping[str, Any]) -> None:
 
     try:
         validator = jsonschema.validators.validator_for(schema)
-        validator.check_schema(schema)
+        validator.check_schema(dict(schema))
     except jsonschema.SchemaError as exc:
         where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
         raise LLMInputError(
@@ -75,7 +75,9 @@ def build_output_spec(
     if output_format == "json_object" or (output_format == "json" and json_schema is None):
         return OutputSpec("json_object"), None
     if json_schema is None:
-        raise LLMInputError("output_format='json_schema' needs json_schema=<dict or Pydantic model>")
+        raise LLMInputError(
+            "output_format='json_schema' needs json_schema=<dict or Pydantic model>"
+        )
     if not isinstance(schema_name, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", schema_name):
         raise LLMInputError("schema_name must be 1-64 letters, digits, '_' or '-'")
     schema, model_cls = _schema_from(json_schema)
@@ -87,7 +89,8 @@ def build_output_spec(
 
 def strict_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
     """OpenAI strict mode: every object closed, every property required (optional -> nullable)."""
-    return _strict(copy.deepcopy(dict(schema)))
+    out: dict[str, Any] = _strict(copy.deepcopy(dict(schema)))
+    return out
 
 
 def _nullable(schema: dict[str, Any]) -> dict[str, Any]:

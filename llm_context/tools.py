@@ -62,7 +62,7 @@ def _fail(index: int, problem: str) -> LLMInputError:
     )
 
 
-def normalize_tools(tools: Sequence[Mapping[str, Any]] | None) -> tuple[ToolSpec, ...]:
+def normalize_tools(tools: Sequence[Mapping[str, Any] | ToolSpec] | None) -> tuple[ToolSpec, ...]:
     """Validate OpenAI-shaped or flat tool dicts and return `ToolSpec`s."""
     if tools is None:
         return ()
@@ -71,6 +71,7 @@ def normalize_tools(tools: Sequence[Mapping[str, Any]] | None) -> tuple[ToolSpec
     specs: list[ToolSpec] = []
     seen: set[str] = set()
     for i, tool in enumerate(tools):
+        spec: ToolSpec
         if isinstance(tool, ToolSpec):
             spec = tool
         else:
@@ -93,7 +94,9 @@ def normalize_tools(tools: Sequence[Mapping[str, Any]] | None) -> tuple[ToolSpec
             if not isinstance(description, str):
                 raise _fail(i, f"'description' of {name!r} must be a string")
             strict = body.get("strict")
-            spec = ToolSpec(name, description, dict(params), strict if strict is None else bool(strict))
+            spec = ToolSpec(
+                name, description, dict(params), strict if strict is None else bool(strict)
+            )
         if spec.name in seen:
             raise _fail(i, f"duplicate tool name {spec.name!r}")
         seen.add(spec.name)

@@ -92,8 +92,16 @@ def test_key_never_in_repr_or_errors(fake: FakeProviderServer) -> None:
     from llm_context.testing import Fault
 
     ctx = LLMContext(
-        {"profiles": {"p": {"provider": "openai", "base_url": fake.base_url("openai"),
-                            "api_key": SECRET, "retry": {"max_attempts": 1}}}}
+        {
+            "profiles": {
+                "p": {
+                    "provider": "openai",
+                    "base_url": fake.base_url("openai"),
+                    "api_key": SECRET,
+                    "retry": {"max_attempts": 1},
+                }
+            }
+        }
     )
     llm = ctx.llm("p")
     assert SECRET not in repr(llm) and SECRET not in repr(llm.profile)
@@ -106,7 +114,9 @@ def test_key_never_in_repr_or_errors(fake: FakeProviderServer) -> None:
     assert cause is None or SECRET not in str(cause)
 
 
-def test_async_calls_run_concurrently_in_the_pool(ctx: LLMContext, fake: FakeProviderServer) -> None:
+def test_async_calls_run_concurrently_in_the_pool(
+    ctx: LLMContext, fake: FakeProviderServer
+) -> None:
     fake.script(*[Reply(f"r{i}", delay_s=0.05) for i in range(8)])
     llm = ctx.llm("openai")
 

@@ -53,7 +53,8 @@ PERSON = {
     "required": ["name", "age"],
 }
 PNG_1PX = (
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAE"
+    "hQGAhKmMIQAAAABJRU5ErkJggg=="
 )
 # A model per provider that takes reasoning_effort (the fake profiles' defaults may not).
 REASONING_MODELS = {"openai": "o4-mini", "azure": "o4-mini"}
@@ -222,8 +223,13 @@ def test_tool_call_round_trip(ctx: LLMContext, fake: FakeProviderServer, provide
     (call,) = first.tool_calls
     assert call.name == "get_weather" and call.arguments == {"city": "Oslo"}
     assert call.id
-    messages.append({"role": "assistant", "content": first.text or None,
-                     "tool_calls": [c.to_message_dict() for c in first.tool_calls]})
+    messages.append(
+        {
+            "role": "assistant",
+            "content": first.text or None,
+            "tool_calls": [c.to_message_dict() for c in first.tool_calls],
+        }
+    )
     messages.append({"role": "tool", "tool_call_id": call.id, "content": "18C and sunny"})
     second = llm.chat_sync(messages, tools=[WEATHER_TOOL])
     assert second.text == "Sunny in Oslo."

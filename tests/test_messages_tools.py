@@ -66,9 +66,25 @@ def test_tool_round_trip_messages() -> None:
         ([{"role": "user"}], "content is missing"),
         ([{"role": "tool", "content": "x"}], "tool_call_id"),
         ([{"role": "tool", "content": "x", "tool_call_id": "nope"}], "answers no earlier"),
-        ([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "ftp://x"}}]}], "https://"),
-        ([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,%%%"}}]}], "base64"),
-        ([{"role": "assistant", "content": [{"type": "image_url", "image_url": PNG}]}], "only allowed in user"),
+        (
+            [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "ftp://x"}}]}],
+            "https://",
+        ),
+        (
+            [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "image_url", "image_url": {"url": "data:image/png;base64,%%%"}}
+                    ],
+                }
+            ],
+            "base64",
+        ),
+        (
+            [{"role": "assistant", "content": [{"type": "image_url", "image_url": PNG}]}],
+            "only allowed in user",
+        ),
         (["hi"], "must be a dict"),
     ],
 )
@@ -82,7 +98,11 @@ def test_tools_both_shapes_and_choice() -> None:
     tools = normalize_tools(
         [
             {"type": "function", "function": {"name": "a", "parameters": {"type": "object"}}},
-            {"name": "b", "description": "flat", "parameters": {"type": "object", "properties": {}}},
+            {
+                "name": "b",
+                "description": "flat",
+                "parameters": {"type": "object", "properties": {}},
+            },
         ]
     )
     assert [t.name for t in tools] == ["a", "b"]

@@ -12,7 +12,8 @@ from llm_context import LLMContext, LLMUnsupportedFeatureError
 from llm_context.testing import FakeProviderServer, Reply, UsageReply
 
 PNG_1PX = (
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAE"
+    "hQGAhKmMIQAAAABJRU5ErkJggg=="
 )
 HELLO = [{"role": "user", "content": "Hello"}]
 
@@ -85,8 +86,11 @@ def test_tools_and_round_trip_items(ctx: LLMContext, fake: FakeProviderServer) -
                 "role": "assistant",
                 "content": None,
                 "tool_calls": [
-                    {"id": "call_1", "type": "function",
-                     "function": {"name": "lookup", "arguments": '{"q":"x"}'}}
+                    {
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": "lookup", "arguments": '{"q":"x"}'},
+                    }
                 ],
             },
             {"role": "tool", "tool_call_id": "call_1", "content": "found"},
@@ -103,9 +107,16 @@ def test_tools_and_round_trip_items(ctx: LLMContext, fake: FakeProviderServer) -
     assert body["tool_choice"] == {"type": "function", "name": "lookup"}
     assert body["parallel_tool_calls"] is False
     assert body["input"][1] == {
-        "type": "function_call", "call_id": "call_1", "name": "lookup", "arguments": '{"q":"x"}'
+        "type": "function_call",
+        "call_id": "call_1",
+        "name": "lookup",
+        "arguments": '{"q":"x"}',
     }
-    assert body["input"][2] == {"type": "function_call_output", "call_id": "call_1", "output": "found"}
+    assert body["input"][2] == {
+        "type": "function_call_output",
+        "call_id": "call_1",
+        "output": "found",
+    }
 
 
 def test_json_schema_is_strict_on_the_wire(ctx: LLMContext, fake: FakeProviderServer) -> None:
@@ -126,8 +137,9 @@ def test_reasoning_and_cached_usage(ctx: LLMContext, fake: FakeProviderServer) -
         Reply(
             "answer",
             reasoning="step by step",
-            usage=UsageReply(input_tokens=50, output_tokens=30, reasoning_tokens=20,
-                             cached_input_tokens=40),
+            usage=UsageReply(
+                input_tokens=50, output_tokens=30, reasoning_tokens=20, cached_input_tokens=40
+            ),
         )
     )
     result = ctx.llm("openai").chat_sync(HELLO, model="o4-mini", reasoning_effort="low")

@@ -1,1 +1,2 @@
-"""Provider adapters. Only `base` and `registry` load eagerly; each adapter (and its SDK) loads on first use."""
+"""Provider adapters. Only `base` and `registry` load eagerly; each adapter (and its SDK)
+loads on first use."""

@@ -79,7 +79,11 @@ def map_sdk_error(
     name = type(exc).__name__
     status = getattr(exc, "status_code", None)
     if status is None:
-        status = getattr(exc, "code", None) if name in ("APIError", "ClientError", "ServerError") else None
+        status = (
+            getattr(exc, "code", None)
+            if name in ("APIError", "ClientError", "ServerError")
+            else None
+        )
     if isinstance(status, int) and status >= 400:
         return _status_error(exc, provider, status)
     if isinstance(exc, httpx2.TimeoutException) or name in ("APITimeoutError",):

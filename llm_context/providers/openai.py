@@ -187,7 +187,9 @@ def parse_response(response: Any) -> ChatResult:
                     refused = True
         elif kind == "function_call":
             calls.append(
-                ToolCall(item.call_id, item.name, parse_arguments(item.arguments, tool_name=item.name))
+                ToolCall(
+                    item.call_id, item.name, parse_arguments(item.arguments, tool_name=item.name)
+                )
             )
         elif kind == "reasoning":
             reasoning.extend(s.text for s in (item.summary or []))
@@ -218,7 +220,10 @@ def parse_event(event: Any) -> Iterator[StreamEvent]:
         response = event.response
         has_calls = any(getattr(i, "type", None) == "function_call" for i in response.output or [])
         yield StreamEnd(
-            finish_reason(response, has_calls), parse_usage(response.usage), response.model, response
+            finish_reason(response, has_calls),
+            parse_usage(response.usage),
+            response.model,
+            response,
         )
     elif kind == "response.failed":
         error = getattr(event.response, "error", None)
@@ -229,7 +234,11 @@ def parse_event(event: Any) -> Iterator[StreamEvent]:
     elif kind == "error":
         message = getattr(event, "message", None) or "stream error"
         code = str(getattr(event, "code", "") or "")
-        cls = LLMServerError if code in ("", "server_error", "rate_limit_exceeded") else LLMBadRequestError
+        cls = (
+            LLMServerError
+            if code in ("", "server_error", "rate_limit_exceeded")
+            else LLMBadRequestError
+        )
         raise cls(f"openai stream error {code}: {message}".replace("  ", " "), provider="openai")
 
 
