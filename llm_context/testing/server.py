@@ -1,0 +1,465 @@
+"""FakeProviderServer: a real HTTP/1.1 server on 127.0.0.1 that speaks provider wire formats.
+
+The official SDKs are pointed at it through `base_url`; it records every request, answers
+from a FIFO script (or with sensible defaults) and never connects anywhere itself.
+
+    with FakeProviderServer() as fake:
+        fake.script(Reply("Hi!"), Fault(429, retry_after="1"))
+        client = openai.OpenAI(api_key="k", base_url=fake.base_url("openai"), max_retries=0)
+
+Wire modules plug in through `ROUTES` below: the one place that lists them.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import socket
+import struct
+import threading
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from . import wire_openai
+from .bodies import decode_body
+from .defaults import IMAGE_ASSET_PATH, TINY_PNG
+from .routing import Exchange, RecordedRequest, Route, StreamCut
+from .script import EmbeddingReply, Fault, ImageReply, Reply, ScriptItem
+
+__all__ = ["ROUTES", "FakeProviderServer"]
+
+
+def _generic_error_body(status: int, message: str) -> Any:
+    # OpenAI's shape: every SDK finds `error.message` in it.
+    return {"error": {"message": message, "type": "fake_server_error", "param": None, "code": None}}
+
+
+def _serve_png(exchange: Exchange) -> None:
+    exchange.send_bytes(TINY_PNG, "image/png")
+
+
+_BUILTIN_ROUTES: tuple[Route, ...] = (
+    Route("GET", IMAGE_ASSET_PATH, "fake", "asset", _serve_png, _generic_error_body, accepts=()),
+)
+
+ROUTES: tuple[Route, ...] = (*wire_openai.ROUTES, *_BUILTIN_ROUTES)
+"""Every route the server knows, first match wins. A new wire module adds its tuple here."""
+
+
+def _unrouted(exchange: Exchange) -> None:
+    raise AssertionError("never called: unrouted requests get a 404 from the server")
+
+
+_NOT_FOUND = Route("*", "", "unknown", "unknown", _unrouted, _generic_error_body, accepts=())
+
+# Profile base_url per provider. Providers that share a wire format get a path prefix (a
+# "mount") so the server can tell them apart; the prefix is stripped before routing.
+_BASE_PATHS: dict[str, str] = {
+    "openai": "/v1",
+    "azure": "",
+    "anthropic": "",
+    "google": "",
+    "openrouter": "/openrouter/v1",
+    "lmstudio": "/lmstudio/v1",
+    "ollama": "/ollama/v1",
+}
+_MOUNTS: dict[str, str] = {
+    "/openrouter": "openrouter",
+    "/lmstudio": "lmstudio",
+    "/ollama": "ollama",
+}
+
+_PROFILE_MODELS: dict[str, str] = {
+    "openai": "gpt-4.1-mini",
+    "azure": "gpt-4.1-mini",
+    "anthropic": "claude-sonnet-4-5",
+    "google": "gemini-2.5-flash",
+    "openrouter": "openai/gpt-4.1-mini",
+    "lmstudio": "qwen2.5-7b-instruct",
+    "ollama": "llama3.2",
+}
+_PROFILE_EXTRAS: dict[str, dict[str, Any]] = {
+    "azure": {"azure_deployment": "test-deployment", "api_version": "2024-10-21"},
+}
+
+
+class FakeProviderServer:
+    """A scripted, recording fake of every provider's HTTP API on 127.0.0.1.
+
+    Use it as a context manager (or `start()` / `stop()`). Script answers with
+    `script(...)`; inspect traffic with `requests`, `last_request`, `requests_for(...)`.
+    """
+
+    def __init__(
+        self,
+        *,
+        routes: Sequence[Route] | None = None,
+        host: str = "127.0.0.1",
+        record_limit: int | None = None,
+    ) -> None:
+        """`routes` replaces the built-in table; `record_limit` keeps only the newest N
+        recorded requests (long benchmarks need not hold every body in memory)."""
+        self.routes: tuple[Route, ...] = tuple(ROUTES if routes is None else routes)
+        self._host = host
+        self._lock = threading.Lock()
+        self._queue: collections.deque[ScriptItem] = collections.deque()
+        self._requests: collections.deque[RecordedRequest] = collections.deque(maxlen=record_limit)
+        self._errors: list[str] = []
+        self._served = 0
+        self._seq = 0
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ---- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> FakeProviderServer:
+        """Bind a free port and serve in a daemon thread."""
+        if self._httpd is not None:
+            return self
+        self._httpd = _HTTPServer((self._host, 0), _Handler, self)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},  # stop() returns quickly
+            name=f"fake-llm-server:{self._httpd.server_address[1]}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and drop open keep-alive connections."""
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        httpd.shutdown()
+        httpd.server_close()
+        httpd.close_connections()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> FakeProviderServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # ---- addresses and profiles ------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        if self._httpd is None:
+            raise RuntimeError("the fake server is not running: call start() or use `with`")
+        return int(self._httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """`http://127.0.0.1:PORT`, no trailing slash."""
+        return f"http://{self._host}:{self.port}"
+
+    def base_url(self, provider: str) -> str:
+        """What a profile's `base_url` must be for `provider` to reach this server."""
+        try:
+            return self.url + _BASE_PATHS[str(provider)]
+        except KeyError:
+            raise ValueError(
+                f"unknown provider {provider!r}; use one of {list(_BASE_PATHS)}"
+            ) from None
+
+    def profiles(
+        self, default_profile: str = "openai", **overrides: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Profiles-YAML-shaped settings with one profile per provider, named after it and
+        pointed here; `overrides` (keyed by profile name) are merged into those profiles."""
+        unknown = set(overrides) - set(_BASE_PATHS)
+        if unknown:
+            raise ValueError(f"no such fake profile(s): {sorted(unknown)}")
+        profiles: dict[str, Any] = {}
+        for name in _BASE_PATHS:
+            profile = {
+                "provider": name,
+                "model": _PROFILE_MODELS[name],
+                "base_url": self.base_url(name),
+                "api_key": f"test-key-{name}",
+                **_PROFILE_EXTRAS.get(name, {}),
+            }
+            profile.update(overrides.get(name, {}))
+            profiles[name] = profile
+        return {"default_profile": default_profile, "profiles": profiles}
+
+    # ---- the script ------------------------------------------------------------------
+
+    def script(self, *items: ScriptItem) -> None:
+        """Queue answers; each request (of any endpoint) consumes the next one, in order."""
+        for item in items:
+            if not isinstance(item, (Reply, Fault, EmbeddingReply, ImageReply)):
+                raise TypeError(f"cannot script a {type(item).__name__}; use Reply, Fault, ...")
+        with self._lock:
+            self._queue.extend(items)
+
+    @property
+    def pending(self) -> int:
+        """Scripted items not consumed yet."""
+        with self._lock:
+            return len(self._queue)
+
+    @property
+    def served(self) -> int:
+        """Scripted items consumed so far."""
+        with self._lock:
+            return self._served
+
+    # ---- recordings ------------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request received, oldest first (a copy)."""
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def last_request(self) -> RecordedRequest:
+        """The most recent request; LookupError when there was none."""
+        with self._lock:
+            if not self._requests:
+                raise LookupError("the fake server has not received any request")
+            return self._requests[-1]
+
+    def requests_for(self, endpoint: str, provider: str | None = None) -> list[RecordedRequest]:
+        """The recorded requests of one endpoint (e.g. "chat", "embeddings", "images")."""
+        return [
+            r
+            for r in self.requests
+            if r.endpoint == endpoint and (provider is None or r.provider == provider)
+        ]
+
+    @property
+    def errors(self) -> list[str]:
+        """Tracebacks of handler crashes (a bug in a wire module), oldest first."""
+        with self._lock:
+            return list(self._errors)
+
+    def clear(self) -> None:
+        """Forget recorded requests, errors and unconsumed script items; restart numbering."""
+        with self._lock:
+            self._requests.clear()
+            self._errors.clear()
+            self._queue.clear()
+            self._served = 0
+            self._seq = 0  # request and item ids start over: tests may assert them
+
+    # ---- used by the request handler -------------------------------------------------
+
+    def _admit(
+        self, request: RecordedRequest, consume: bool
+    ) -> tuple[int, RecordedRequest, ScriptItem | None]:
+        """Number, record and (for routed requests) take the next script item, atomically."""
+        with self._lock:
+            self._seq += 1
+            request = replace(request, request_id=f"req_fake_{self._seq}")
+            self._requests.append(request)
+            item = self._queue.popleft() if consume and self._queue else None
+            if item is not None:
+                self._served += 1
+            return self._seq, request, item
+
+    def _note_error(self, text: str) -> None:
+        with self._lock:
+            self._errors.append(text)
+
+    def _find(self, method: str, path: str) -> tuple[Route | None, dict[str, str], str]:
+        """(route, path params, provider from a mount prefix or "")."""
+        mounted = ""
+        slash = path.find("/", 1)
+        if slash > 0 and path[:slash] in _MOUNTS:
+            mounted, path = _MOUNTS[path[:slash]], path[slash:]
+        for route in self.routes:
+            if route.method == method:
+                match = route.pattern.fullmatch(path)
+                if match:
+                    return route, match.groupdict(), mounted
+        return None, {}, mounted
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # benchmarks open many connections at once
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: Callable[..., BaseHTTPRequestHandler],
+        fake: FakeProviderServer,
+    ) -> None:
+        self.fake = fake
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        super().__init__(address, handler)
+
+    def server_bind(self) -> None:
+        # Skip HTTPServer.server_bind's getfqdn(): a reverse DNS lookup nobody needs.
+        self.socket.bind(self.server_address)
+        self.server_address = self.socket.getsockname()
+        host, port = str(self.server_address[0]), int(self.server_address[1])
+        self.server_name, self.server_port = host, port
+        self.url = f"http://{host}:{port}"
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        with self._open_lock:
+            conns, self._open = list(self._open), set()
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, chunked streams
+    server: _HTTPServer
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # silent: tests and benchmarks need no access log
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
+
+    def _read_body(self) -> bytes:
+        length = self.headers.get("Content-Length")
+        if length is not None:
+            return self.rfile.read(int(length))
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            parts: list[bytes] = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return b"".join(parts)
+                parts.append(self.rfile.read(size))
+                self.rfile.readline()
+        return b""
+
+    def _dispatch(self) -> None:
+        fake = self.server.fake
+        body = self._read_body()
+        split = urlsplit(self.path)
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        route, params, mounted = fake._find(self.command, split.path)
+        recorded = RecordedRequest(
+            method=self.command,
+            path=split.path,
+            query=dict(parse_qsl(split.query, keep_blank_values=True)),
+            headers=headers,
+            body=body,
+            json=decode_body(headers.get("content-type", ""), body),
+            provider=mounted or (route.provider if route else "unknown"),
+            endpoint=route.endpoint if route else "unknown",
+        )
+        if route is not None and route.streams(recorded):
+            recorded = replace(recorded, stream=True)
+        seq, recorded, item = fake._admit(recorded, consume=route is not None)
+        extra = item.all_headers if isinstance(item, Fault) else getattr(item, "headers", {})
+        exchange = Exchange(
+            request=recorded,
+            route=route or _NOT_FOUND,
+            params=params,
+            item=None if isinstance(item, Fault) else item,
+            seq=seq,
+            server_url=self.server.url,
+            write=self.wfile.write,
+            extra_headers=extra,
+        )
+        try:
+            self._answer(exchange, route, item)
+        except (ConnectionError, TimeoutError):
+            self.close_connection = True  # the client went away mid-answer
+        except Exception:
+            fake._note_error(traceback.format_exc())
+            if exchange.discard():
+                exchange.send_error(500, "fake server: the handler crashed; see fake.errors")
+            else:
+                self.close_connection = True  # cannot repair a half-sent response
+
+    def _answer(self, exchange: Exchange, route: Route | None, item: ScriptItem | None) -> None:
+        if route is None:
+            known = sorted({r.path for r in self.server.fake.routes})
+            exchange.send_json(
+                _generic_error_body(
+                    404, f"fake server: no route for {self.command} {exchange.request.path}"
+                )
+                | {"known_routes": known},
+                404,
+            )
+            return
+        if isinstance(item, Fault):
+            self._fault(exchange, item)
+            return
+        if item is not None and not isinstance(item, route.accepts):
+            accepted = ", ".join(k.__name__ for k in (*route.accepts, Fault))
+            exchange.send_error(
+                500,
+                f"fake server: the scripted {type(item).__name__} cannot answer "
+                f"{route.method} {exchange.request.path} ({route.provider} {route.endpoint}); "
+                f"that endpoint takes {accepted}",
+            )
+            return
+        delay = getattr(item, "delay_s", 0.0)
+        if delay:
+            time.sleep(delay)
+        try:
+            route.handler(exchange)
+        except StreamCut:
+            exchange.end_sse()
+            return
+        if exchange.sse_open:
+            exchange.end_sse()
+        if not exchange.started:
+            raise RuntimeError(f"{route.handler.__name__} sent no response")
+
+    def _fault(self, exchange: Exchange, fault: Fault) -> None:
+        if fault.delay_s:
+            time.sleep(fault.delay_s)
+        if fault.reset:
+            # SO_LINGER 0: close() sends RST instead of FIN, i.e. "connection reset by peer".
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            self.connection.close()
+            return
+        if fault.malformed:
+            if exchange.request.stream:
+                exchange.start_sse()
+                exchange.send_sse('{"malformed": tru', event=exchange.route.malformed_sse_event)
+                exchange.end_sse()
+            else:
+                exchange.send_bytes(b'{"id": "fake", "malformed": tru', "application/json")
+            return
+        body = fault.body
+        if body is None:
+            body = exchange.route.error_body(fault.status, fault.error_message)
+        exchange.send_json(body, fault.status)
