@@ -3,13 +3,15 @@ image generation and editing. Used by openai, azure, openrouter, lmstudio and ol
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..errors import LLMServerError, error_for_status
 from ..request import EmbedRequest, ImageRequest
 from ..results import EmbeddingResult, GeneratedImage, ImageGenerationResult, make_usage
 from ..settings import Profile
 from .base import RawAuth
-from .common import sdk_timeout
+from .common import map_sdk_error, sdk_timeout
 
 if TYPE_CHECKING:
     import openai
@@ -57,8 +59,13 @@ def embed(client: openai.OpenAI, request: EmbedRequest) -> EmbeddingResult:
     return EmbeddingResult(vectors, make_usage(prompt, 0), reply.model)
 
 
-def generate_image(client: openai.OpenAI, request: ImageRequest) -> ImageGenerationResult:
-    """`POST /images/generations`, or `/images/edits` when input images are given."""
+def generate_image(
+    client: openai.OpenAI, request: ImageRequest, *, query: Mapping[str, str] | None = None
+) -> ImageGenerationResult:
+    """`POST /images/generations`, or `/images/edits` when input images are given.
+
+    `query` adds URL parameters to this call only (Azure: an image-specific api-version).
+    """
     kwargs: dict[str, Any] = {"model": request.model, "prompt": request.prompt, "n": request.n}
     if request.size is not None:
         kwargs["size"] = request.size
@@ -68,6 +75,8 @@ def generate_image(client: openai.OpenAI, request: ImageRequest) -> ImageGenerat
         kwargs["response_format"] = "b64_json"  # gpt-image models always return base64
     kwargs.update(request.extra)
     options = per_call(request.timeout)
+    if query:
+        options["extra_query"] = dict(query)
     if request.input_images:
         files = [(img.filename, img.data, img.media_type) for img in request.input_images]
         reply = client.images.edit(image=files, **kwargs, **options)
@@ -93,3 +102,24 @@ def bearer_auth(profile: Profile) -> RawAuth:
     if profile.api_key:
         headers["Authorization"] = f"Bearer {profile.api_key}"
     return RawAuth(profile.base_url or "", headers, {})
+
+
+def map_error(exc: BaseException, provider: str, *, local_url: str | None = None) -> BaseException:
+    """`map_sdk_error`, plus the error event a stream carries mid-way.
+
+    The SDK raises a bare `APIError` (no status) for a `{"error": ...}` chunk; OpenRouter
+    puts the upstream HTTP status in its `code`.
+    """
+    import openai
+
+    if type(exc) is openai.APIError:
+        body = exc.body if isinstance(exc.body, Mapping) else {}
+        code = body.get("code")
+        status = code if isinstance(code, int) and code >= 400 else None
+        cls = error_for_status(status) if status is not None else LLMServerError
+        return cls(
+            f"{provider} reported an error mid-stream: {exc.message}",
+            provider=provider,
+            status_code=status,
+        )
+    return map_sdk_error(exc, provider, local_url=local_url)

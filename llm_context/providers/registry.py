@@ -109,6 +109,8 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
             default_base_url=None,
             key_env=("AZURE_OPENAI_API_KEY",),
             base_url_env=("AZURE_OPENAI_ENDPOINT",),
+            # Entra ID tokens (extras) replace the key: the adapter demands one or the other.
+            requires_key=False,
             default_embed_model=None,
             default_image_model=None,
         ),
@@ -147,7 +149,8 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
         ProviderSpec(
             Provider.LMSTUDIO,
             "llm_context.providers.openai_compat:LMStudioAdapter",
-            _CHAT_FEATURES | {_F.EMBED},  # rejects response_format json_object
+            # Rejects response_format json_object; reasoning_effort only on /v1/responses.
+            _CHAT_FEATURES | {_F.EMBED},
             default_model=None,
             default_base_url="http://localhost:1234/v1",
             key_env=("LMSTUDIO_API_KEY",),
