@@ -200,3 +200,40 @@ def test_adapter_not_built_is_unsupported(monkeypatch: pytest.MonkeyPatch) -> No
     ctx = LLMContext({"profiles": {"o": {"provider": "openai", "api_key": "k"}}})
     with pytest.raises(LLMUnsupportedFeatureError, match="openai"):
         ctx.llm("o").chat_sync(HELLO)
+
+
+def test_json_emulated_by_instruction_when_allowed(
+    fake: FakeProviderServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A provider without native JSON output: raise, or (when allowed) instruct and validate."""
+    import dataclasses
+    import logging
+
+    from llm_context import Feature, LLMOutputError
+    from llm_context.providers import registry
+
+    spec = registry.PROVIDERS[Provider.OPENAI]
+    no_json = spec.features - {Feature.JSON_SCHEMA, Feature.JSON_OBJECT}
+    monkeypatch.setitem(
+        registry.PROVIDERS, Provider.OPENAI, dataclasses.replace(spec, features=no_json)
+    )
+    ctx = LLMContext(fake.profiles())
+    llm = ctx.llm("openai")
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+    with pytest.raises(LLMUnsupportedFeatureError, match="JSON schema output"):
+        llm.chat_sync(HELLO, output_format="json_schema", json_schema=schema)
+    assert fake.requests == []
+    fake.script(Reply('```json\n{"n": 7}\n```'), Reply('{"n": "seven"}'))
+    with caplog.at_level(logging.WARNING, logger="llm_context"):
+        result = llm.chat_sync(
+            HELLO, output_format="json_schema", json_schema=schema, fail_on_unsupported=False
+        )
+    assert result.parsed == {"n": 7}
+    body = fake.last_request.json
+    assert "text" not in body  # no native format was sent...
+    assert "JSON Schema" in body["input"][0]["content"]  # ...the instruction was
+    assert "instruction" in caplog.text
+    with pytest.raises(LLMOutputError):  # and the reply is still validated
+        llm.chat_sync(
+            HELLO, output_format="json_schema", json_schema=schema, fail_on_unsupported=False
+        )
