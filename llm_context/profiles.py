@@ -2,30 +2,55 @@
 
 `ProfileStore` owns the profiles of one context. Mutations swap an immutable snapshot under a
 lock, so readers never lock and never see a half-updated profile. Keys, base URLs and models are
-resolved when an adapter is built (`resolve_api_key`, `resolve_base_url`, `resolve_model`), so
-a rotated environment variable takes effect without reloading.
+resolved when an adapter is built (`resolve_api_key`, `resolve_base_url`, `resolve_model`, in
+`resolve`), so a rotated environment variable takes effect without reloading. The per-field
+checks and `${VAR}` interpolation live in `profile_fields`.
 """
 
 from __future__ import annotations
 
-import difflib
-import math
 import os
-import re
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, fields, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal, TypeVar
-from urllib.parse import urlsplit
+from typing import Any
 
 import yaml
 
 from .errors import LLMConfigError
+from .profile_fields import (
+    FrozenMap,
+    Problem,
+    build_profile,
+    config_error,
+    default_of,
+    interpolate,
+    new_profile,
+    text_field,
+    type_name,
+    unknown_field,
+)
+
+# Bound here, not called through profile_fields, so tests can slow validation inside update().
+from .profile_fields import check_fields as _check_fields
 from .providers.registry import Provider, ProviderSpec, spec_for
-from .settings import Pricing, Profile, RateLimitSettings, RetrySettings
+from .resolve import (
+    DEPLOYMENT_ENV,
+    ModelKind,
+    first_set,
+    resolve_api_key,
+    resolve_base_url,
+    resolve_model,
+)
+from .settings import Profile
 
 __all__ = [
+    "DEFAULT_NAME",
+    "FILE_NAME",
+    "PROFILES_ENV",
+    "FrozenMap",
+    "ModelKind",
     "Profile",
     "ProfileStore",
     "resolve_api_key",
@@ -47,8 +72,7 @@ _ENV_ORDER = (
     Provider.OLLAMA,
     Provider.LMSTUDIO,
 )
-# Azure names its models by deployment; these env vars fill the deployment and API version.
-_DEPLOYMENT_ENV: Mapping[Provider, str] = {Provider.AZURE: "AZURE_OPENAI_DEPLOYMENT"}
+# Azure's API version comes from this env var (its deployment: see resolve.DEPLOYMENT_ENV).
 _API_VERSION_ENV: Mapping[Provider, str] = {Provider.AZURE: "OPENAI_API_VERSION"}
 # Fields that belong to one provider: cleared when a runtime update switches provider.
 _PROVIDER_BOUND = (
@@ -62,384 +86,6 @@ _PROVIDER_BOUND = (
     "extras",
     "pricing",
 )
-_SENSITIVE_HINTS = ("auth", "key", "token", "secret", "password", "cookie")
-
-ModelKind = Literal["chat", "embed", "image"]
-T = TypeVar("T")
-Check = Callable[[object], object]
-
-
-# ---------------------------------------------------------------------------- read-only maps
-
-
-class FrozenMap(Mapping[str, T]):
-    """A read-only mapping whose repr masks values under secret-looking keys (`Authorization`)."""
-
-    __slots__ = ("_data",)
-
-    def __init__(self, data: Mapping[str, T] | None = None) -> None:
-        self._data: dict[str, T] = dict(data or {})
-
-    def __getitem__(self, key: str) -> T:
-        return self._data[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def __repr__(self) -> str:
-        shown = {
-            k: "***" if any(h in k.lower() for h in _SENSITIVE_HINTS) else v
-            for k, v in self._data.items()
-        }
-        return repr(shown)
-
-
-# ---------------------------------------------------------------------------- problems
-
-
-class _Problem(Exception):
-    """A validation failure inside one field; the caller adds file and profile."""
-
-    def __init__(self, message: str, path: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.path = path
-
-    def under(self, prefix: str) -> _Problem:
-        sep = "" if not self.path or self.path.startswith("[") else "."
-        return _Problem(self.message, f"{prefix}{sep}{self.path}" if self.path else prefix)
-
-
-def _config_error(origin: str, profile: str | None, problem: _Problem) -> LLMConfigError:
-    where = f"{origin}: profile {profile!r}" if profile is not None else origin
-    field = f", field {problem.path!r}" if problem.path else ""
-    return LLMConfigError(f"{where}{field}: {problem.message}")
-
-
-# ---------------------------------------------------------------------------- interpolation
-
-
-class _FromEnv(str):
-    """A string that came out of `${VAR}` interpolation: numeric fields may parse it."""
-
-    __slots__ = ()
-
-
-_REF = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?::-([^{}]*))?")
-
-
-def _interpolate_text(text: str, environ: Mapping[str, str]) -> str:
-    """`text` with `${VAR}` / `${VAR:-default}` replaced; `$${` is a literal `${`."""
-    out: list[str] = []
-    pos, substituted = 0, False
-    while (start := text.find("$", pos)) >= 0:
-        out.append(text[pos:start])
-        if text.startswith("$${", start):
-            out.append("${")
-            pos = start + 3
-            continue
-        if not text.startswith("${", start):
-            out.append("$")
-            pos = start + 1
-            continue
-        end = text.find("}", start + 2)
-        match = _REF.fullmatch(text, start + 2, end) if end >= 0 else None
-        if match is None:
-            # The reference itself is never echoed: a default may hold a literal secret.
-            raise _Problem(
-                f"malformed ${{...}} reference at character {start + 1}; "
-                "write ${NAME} or ${NAME:-default} (and $${ for a literal ${)"
-            )
-        name, default = match.group(1), match.group(2)
-        value = environ.get(name)
-        if value is None or (default is not None and value == ""):
-            if default is None:
-                raise _Problem(
-                    f"environment variable {name} is not set; "
-                    f"set it, or write ${{{name}:-default}} to give a default"
-                )
-            value = default
-        out.append(value)
-        pos, substituted = end + 1, True
-    out.append(text[pos:])
-    result = "".join(out)
-    return _FromEnv(result) if substituted else result
-
-
-def _interpolate(value: object, environ: Mapping[str, str]) -> object:
-    """Interpolate every string inside `value` (mappings and lists included)."""
-    if isinstance(value, str):
-        return _interpolate_text(value, environ)
-    if isinstance(value, Mapping):
-        out: dict[object, object] = {}
-        for key, item in value.items():
-            try:
-                out[key] = _interpolate(item, environ)
-            except _Problem as exc:
-                raise exc.under(str(key)) from None
-        return out
-    if isinstance(value, (list, tuple)):
-        items: list[object] = []
-        for index, item in enumerate(value):
-            try:
-                items.append(_interpolate(item, environ))
-            except _Problem as exc:
-                raise exc.under(f"[{index}]") from None
-        return items
-    return value
-
-
-# ---------------------------------------------------------------------------- value checks
-
-
-def _type_name(value: object) -> str:
-    return "null" if value is None else type(value).__name__
-
-
-def _text(*, optional: bool = True) -> Check:
-    """A string, stripped; empty means unset when optional."""
-
-    def check(value: object) -> object:
-        if value is None and optional:
-            return None
-        if not isinstance(value, str):
-            raise _Problem(f"expected a string, got {_type_name(value)}; quote the value")
-        text = str(value).strip()
-        if not text and not optional:
-            raise _Problem("must not be empty")
-        return text or None
-
-    return check
-
-
-def _number(minimum: float, *, exclusive: bool = False, optional: bool = False) -> Check:
-    bound = f"> {minimum:g}" if exclusive else f">= {minimum:g}"
-
-    def check(value: object) -> object:
-        if value is None and optional:
-            return None
-        if isinstance(value, _FromEnv):
-            try:
-                value = float(value)
-            except ValueError:
-                raise _Problem("the environment value is not a number") from None
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            null = " or null" if optional else ""
-            raise _Problem(f"expected a number {bound}{null}, got {_type_name(value)}")
-        if not math.isfinite(value) or value < minimum or (exclusive and value == minimum):
-            raise _Problem(f"must be a finite number {bound}")
-        return float(value)
-
-    return check
-
-
-def _integer(minimum: int, *, optional: bool = False) -> Check:
-    def check(value: object) -> object:
-        if value is None and optional:
-            return None
-        if isinstance(value, _FromEnv):
-            try:
-                value = int(value)
-            except ValueError:
-                raise _Problem("the environment value is not a whole number") from None
-        if isinstance(value, bool) or not isinstance(value, int):
-            null = " or null" if optional else ""
-            raise _Problem(f"expected a whole number >= {minimum}{null}, got {_type_name(value)}")
-        if value < minimum:
-            raise _Problem(f"must be a whole number >= {minimum}")
-        return value
-
-    return check
-
-
-_TRUE = frozenset({"true", "yes", "on", "1"})
-_FALSE = frozenset({"false", "no", "off", "0"})
-
-
-def _boolean(value: object) -> object:
-    if isinstance(value, _FromEnv) and value.strip().lower() in _TRUE | _FALSE:
-        return value.strip().lower() in _TRUE
-    if not isinstance(value, bool):
-        raise _Problem(f"expected true or false, got {_type_name(value)}")
-    return value
-
-
-def _provider(value: object) -> object:
-    if isinstance(value, Provider):
-        return value
-    if isinstance(value, str):
-        try:
-            return Provider(value.strip().lower())
-        except ValueError:
-            pass
-    names = ", ".join(p.value for p in Provider)
-    shown = repr(value) if isinstance(value, str) and not isinstance(value, _FromEnv) else ""
-    got = f"unknown provider {shown}" if shown else f"unknown provider ({_type_name(value)})"
-    raise _Problem(f"{got}; use one of: {names}")
-
-
-def _string_map(value: object) -> object:
-    """headers: a mapping of string to string."""
-    if value is None:
-        return FrozenMap()
-    if not isinstance(value, Mapping):
-        raise _Problem(f"expected a mapping of name: value, got {_type_name(value)}")
-    out: dict[str, str] = {}
-    for key, item in value.items():
-        if not isinstance(key, str) or not key.strip():
-            raise _Problem("header names must be non-empty strings")
-        if not isinstance(item, str):
-            raise _Problem(f"expected a string, got {_type_name(item)}; quote the value", key)
-        out[key.strip()] = str(item)
-    return FrozenMap(out)
-
-
-def _extras(value: object) -> object:
-    if value is None:
-        return FrozenMap()
-    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
-        raise _Problem(f"expected a mapping with string keys, got {_type_name(value)}")
-    # An empty string (often an unset `${VAR:-}`) means "not set", like the other fields.
-    return FrozenMap({k: _blank_to_none(v) for k, v in value.items()})
-
-
-def _blank_to_none(value: object) -> object:
-    if isinstance(value, str):
-        return str(value).strip() or None
-    return value
-
-
-def _name_list(value: object) -> object:
-    if value is None:
-        return ()
-    if not isinstance(value, (list, tuple)):
-        raise _Problem(f"expected a list of profile names, got {_type_name(value)}")
-    names: list[str] = []
-    for index, item in enumerate(value):
-        if not isinstance(item, str) or not item.strip():
-            raise _Problem("expected a profile name (a non-empty string)", f"[{index}]")
-        if item.strip() not in names:
-            names.append(item.strip())
-    return tuple(names)
-
-
-def _unknown(key: object, valid: Mapping[str, object]) -> _Problem:
-    close = difflib.get_close_matches(str(key), list(valid), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return _Problem(f"unknown field{hint}; valid fields: {', '.join(valid)}", str(key))
-
-
-def _settings(cls: type[T], checks: Mapping[str, Check]) -> Callable[[object, T | None], T]:
-    """A check for a nested settings block: a mapping merged onto `base`, or an instance."""
-
-    def check(value: object, current: T | None) -> T:
-        base = current if current is not None else cls()
-        if isinstance(value, cls):
-            return value
-        if value is None:
-            return base
-        if not isinstance(value, Mapping):
-            raise _Problem(f"expected a mapping with {', '.join(checks)}, got {_type_name(value)}")
-        changes: dict[str, object] = {}
-        for key, item in value.items():
-            if key not in checks:
-                raise _unknown(key, checks)
-            try:
-                changes[key] = checks[key](item)
-            except _Problem as exc:
-                raise exc.under(key) from None
-        return replace(base, **changes)  # type: ignore[type-var]
-
-    return check
-
-
-_retry = _settings(
-    RetrySettings,
-    {
-        "max_attempts": _integer(1),
-        "max_wait_s": _number(0),
-        "initial_backoff_s": _number(0),
-        "max_backoff_s": _number(0),
-        "jitter": _boolean,
-    },
-)
-_rate_limit = _settings(
-    RateLimitSettings,
-    {
-        "rpm": _integer(1, optional=True),
-        "tpm": _integer(1, optional=True),
-        "max_concurrency": _integer(1, optional=True),
-        "group": _text(),
-    },
-)
-_pricing = _settings(
-    Pricing,
-    {
-        "input_per_million": _number(0),
-        "output_per_million": _number(0),
-        "cached_input_per_million": _number(0, optional=True),
-    },
-)
-
-# Plain fields: a check per field. Nested settings merge onto the current value instead.
-_FIELD_CHECKS: Mapping[str, Check] = {
-    "provider": _provider,
-    "model": _text(),
-    "base_url": _text(),
-    "api_key": _text(),
-    "timeout": _number(0, exclusive=True, optional=True),
-    "azure_deployment": _text(),
-    "api_version": _text(),
-    "embed_model": _text(),
-    "image_model": _text(),
-    "headers": _string_map,
-    "fallbacks": _name_list,
-    "repair_attempts": _integer(0),
-    "extras": _extras,
-}
-_NESTED: Mapping[str, Callable[[object, Any], Any]] = {
-    "retry": _retry,
-    "rate_limit": _rate_limit,
-    "pricing": _pricing,
-}
-_ALL_FIELDS: Mapping[str, object] = {
-    f.name: None for f in fields(Profile) if f.name not in ("name", "source")
-}
-
-
-def _check_fields(
-    raw: Mapping[Any, object], base: Profile | None, environ: Mapping[str, str] | None = None
-) -> dict[str, Any]:
-    """Validated Profile keyword arguments for the fields in `raw` (interpolated if `environ`)."""
-    out: dict[str, Any] = {}
-    for key, value in raw.items():
-        if key not in _ALL_FIELDS:
-            raise _unknown(key, _ALL_FIELDS)
-        try:
-            if environ is not None:
-                value = _interpolate(value, environ)
-            if key in _NESTED:
-                out[key] = _NESTED[key](value, getattr(base, key, None))
-            else:
-                out[key] = _FIELD_CHECKS[key](value)
-        except _Problem as exc:
-            raise exc.under(key) from None
-    return out
-
-
-def _default_of(field_name: str) -> Any:
-    """A fresh default for a Profile field, mappings read-only."""
-    spec = next(f for f in fields(Profile) if f.name == field_name)
-    value = spec.default_factory() if callable(spec.default_factory) else spec.default
-    return FrozenMap(value) if isinstance(value, Mapping) else value
-
-
-def _new_profile(name: str, source: str, values: Mapping[str, Any]) -> Profile:
-    frozen = {"headers": FrozenMap(), "extras": FrozenMap(), **values}
-    return Profile(name=name, source=source, **frozen)
 
 
 # ---------------------------------------------------------------------------- loading
@@ -454,21 +100,6 @@ class _State:
     path: Path | None
 
 
-def _build_profile(
-    name: str, raw: object, origin: str, source: str, environ: Mapping[str, str]
-) -> Profile:
-    try:
-        if not isinstance(raw, Mapping):
-            raise _Problem(f"expected a mapping of fields with provider:, got {_type_name(raw)}")
-        values = _check_fields(raw, None, environ)
-        if "provider" not in values:
-            providers = ", ".join(p.value for p in Provider)
-            raise _Problem(f"is required; set provider: to one of {providers}", "provider")
-    except _Problem as exc:
-        raise _config_error(origin, name, exc) from None
-    return _new_profile(name, source, values)
-
-
 def _parse_document(
     doc: object, origin: str, source: str, environ: Mapping[str, str]
 ) -> tuple[dict[str, Profile], str]:
@@ -478,28 +109,28 @@ def _parse_document(
     if not isinstance(doc, Mapping):
         raise LLMConfigError(
             f"{origin}: expected a mapping with default_profile: and profiles:, "
-            f"got {_type_name(doc)}"
+            f"got {type_name(doc)}"
         )
     top = {"default_profile": None, "profiles": None}
     for key in doc:
         if key not in top:
-            raise _config_error(origin, None, _unknown(key, top))
+            raise config_error(origin, None, unknown_field(key, top))
     raw_profiles = doc.get("profiles") or {}
     if not isinstance(raw_profiles, Mapping):
-        raise _config_error(
+        raise config_error(
             origin,
             None,
-            _Problem(
-                f"expected a mapping of name: profile, got {_type_name(raw_profiles)}", "profiles"
+            Problem(
+                f"expected a mapping of name: profile, got {type_name(raw_profiles)}", "profiles"
             ),
         )
     profiles: dict[str, Profile] = {}
     for name, raw in raw_profiles.items():
         if not isinstance(name, str) or not name.strip():
-            raise _config_error(
-                origin, None, _Problem("profile names must be non-empty strings", "profiles")
+            raise config_error(
+                origin, None, Problem("profile names must be non-empty strings", "profiles")
             )
-        profiles[name] = _build_profile(name, raw, origin, source, environ)
+        profiles[name] = build_profile(name, raw, origin, source, environ)
     _check_fallbacks(profiles, origin)
     default = _default_name(doc.get("default_profile"), profiles, origin, environ)
     return profiles, default
@@ -511,14 +142,14 @@ def _default_name(
     if raw is None:
         return DEFAULT_NAME if DEFAULT_NAME in profiles or not profiles else next(iter(profiles))
     try:
-        name = _text(optional=False)(_interpolate(raw, environ))
-    except _Problem as exc:
-        raise _config_error(origin, None, exc.under("default_profile")) from None
+        name = text_field(optional=False)(interpolate(raw, environ))
+    except Problem as exc:
+        raise config_error(origin, None, exc.under("default_profile")) from None
     if profiles and name not in profiles:
-        raise _config_error(
+        raise config_error(
             origin,
             None,
-            _Problem(
+            Problem(
                 f"names no profile {name!r}; use one of: {', '.join(profiles)}", "default_profile"
             ),
         )
@@ -535,12 +166,12 @@ def _check_profile_fallbacks(
 ) -> None:
     for index, target in enumerate(profile.fallbacks):
         if target == profile.name:
-            problem = _Problem("a profile cannot fall back to itself; remove it from the list")
+            problem = Problem("a profile cannot fall back to itself; remove it from the list")
         elif target not in profiles:
-            problem = _Problem(f"no profile named {target!r}; known: {', '.join(profiles)}")
+            problem = Problem(f"no profile named {target!r}; known: {', '.join(profiles)}")
         else:
             continue
-        raise _config_error(origin, profile.name, problem.under(f"fallbacks[{index}]"))
+        raise config_error(origin, profile.name, problem.under(f"fallbacks[{index}]"))
 
 
 def _read_yaml(path: Path) -> object:
@@ -581,18 +212,10 @@ def _find_file(environ: Mapping[str, str], cwd: Path) -> Path | None:
     return user if user.is_file() else None
 
 
-def _first_set(names: tuple[str, ...], environ: Mapping[str, str]) -> str | None:
-    for name in names:
-        value = environ.get(name, "").strip()
-        if value:
-            return value
-    return None
-
-
 def _present_in_env(spec: ProviderSpec, environ: Mapping[str, str]) -> bool:
     """Keyed providers need their key; local ones (and ones without a default URL) their URL."""
-    has_url = _first_set(spec.base_url_env, environ) is not None
-    ready = _first_set(spec.key_env, environ) is not None if spec.requires_key else has_url
+    has_url = first_set(spec.base_url_env, environ) is not None
+    ready = first_set(spec.key_env, environ) is not None if spec.requires_key else has_url
     return ready and (has_url or spec.default_base_url is not None)
 
 
@@ -605,10 +228,10 @@ def _env_profiles(environ: Mapping[str, str]) -> dict[str, Profile]:
         # Keys and URLs stay out of the profile: they are read from the environment at use time.
         values = {
             "provider": provider,
-            "azure_deployment": _env_for(_DEPLOYMENT_ENV, provider, environ),
+            "azure_deployment": _env_for(DEPLOYMENT_ENV, provider, environ),
             "api_version": _env_for(_API_VERSION_ENV, provider, environ),
         }
-        profiles[provider.value] = _new_profile(provider.value, "env", values)
+        profiles[provider.value] = new_profile(provider.value, "env", values)
     if not profiles:
         return profiles
     first = next(iter(profiles.values()))
@@ -618,7 +241,7 @@ def _env_profiles(environ: Mapping[str, str]) -> dict[str, Profile]:
 def _env_for(
     table: Mapping[Provider, str], provider: Provider, env: Mapping[str, str]
 ) -> str | None:
-    return _first_set((table[provider],), env) if provider in table else None
+    return first_set((table[provider],), env) if provider in table else None
 
 
 # ---------------------------------------------------------------------------- the store
@@ -743,8 +366,8 @@ class ProfileStore:
             current = state.profiles.get(key)
             try:
                 values = _check_fields(given, current)
-            except _Problem as exc:
-                raise _config_error("runtime", key, exc) from None
+            except Problem as exc:
+                raise config_error("runtime", key, exc) from None
             if current is None:
                 if "provider" not in values:
                     providers = ", ".join(p.value for p in Provider)
@@ -752,10 +375,10 @@ class ProfileStore:
                         f"runtime: no profile {key!r} to update; to create it, "
                         f"pass provider= (one of: {providers})"
                     )
-                profile = _new_profile(key, "runtime", values)
+                profile = new_profile(key, "runtime", values)
             else:
                 if values.get("provider", current.provider) != current.provider:
-                    cleared = {f: _default_of(f) for f in _PROVIDER_BOUND if f not in values}
+                    cleared = {f: default_of(f) for f in _PROVIDER_BOUND if f not in values}
                     values = {**cleared, **values}
                 profile = replace(current, source="runtime", **values)
             profiles = {**state.profiles, key: profile}
@@ -769,99 +392,3 @@ class ProfileStore:
     ) -> Profile:
         """Point `profile` at `provider` / `model` with `api_key` (creating it if needed)."""
         return self.update(profile, provider=provider, model=model, api_key=api_key)
-
-
-# ---------------------------------------------------------------------------- resolution
-
-
-def resolve_api_key(profile: Profile, environ: Mapping[str, str] | None = None) -> str | None:
-    """The key to use: the profile's, else the first set env var of the provider."""
-    if profile.api_key:
-        return profile.api_key
-    spec = profile.spec
-    key = _first_set(spec.key_env, environ if environ is not None else os.environ)
-    if key is None and spec.requires_key:
-        env = spec.key_env[0] + "".join(f" (or {e})" for e in spec.key_env[1:])
-        raise LLMConfigError(
-            f"profile {profile.name!r} (provider {spec.provider.value}) has no API key: "
-            f"set {env} or add api_key to the profile"
-        )
-    return key
-
-
-def resolve_base_url(profile: Profile, environ: Mapping[str, str] | None = None) -> str:
-    """The base URL: the profile's, else the provider's env var, else its default."""
-    spec = profile.spec
-    env = environ if environ is not None else os.environ
-    url = profile.base_url or _first_set(spec.base_url_env, env) or spec.default_base_url
-    if not url:
-        names = " or ".join(spec.base_url_env) or "the endpoint"
-        raise LLMConfigError(
-            f"profile {profile.name!r} (provider {spec.provider.value}) has no endpoint: "
-            f"set {names} or add base_url to the profile"
-        )
-    url = url.strip()
-    if spec.local:
-        try:
-            url = _local_server_url(url, spec.default_base_url or "http://localhost/v1")
-        except ValueError:  # urlsplit on a bad port; the URL may embed credentials, so not shown
-            raise LLMConfigError(
-                f"profile {profile.name!r} (provider {spec.provider.value}): the base URL has an "
-                "invalid port; use host:port or http://host:port"
-            ) from None
-    return url.rstrip("/")
-
-
-def _local_server_url(url: str, default: str) -> str:
-    """A local OpenAI-compatible server: `host:port` -> `http://host:port/v1`."""
-    if "://" not in url:
-        bare = urlsplit(f"http://{url}")
-        # Like the servers' own clients: a bare host gets the default port.
-        port = "" if bare.port is not None else f":{urlsplit(default).port or 80}"
-        url = f"http://{bare.netloc}{port}{bare.path}"
-    url = url.rstrip("/")
-    return url if url.endswith("/v1") else f"{url}/v1"
-
-
-_MODEL_FIELD: Mapping[str, str] = {"chat": "model", "embed": "embed_model", "image": "image_model"}
-_LOCAL_EXAMPLE: Mapping[str, str] = {
-    "chat": "llama3.2",
-    "embed": "nomic-embed-text",
-    "image": "an image model",
-}
-
-
-def resolve_model(
-    profile: Profile, kind: ModelKind = "chat", environ: Mapping[str, str] | None = None
-) -> str:
-    """The model for `kind`: the profile's, else (Azure) its deployment, else the default."""
-    if kind not in _MODEL_FIELD:
-        raise ValueError(f"kind must be one of {', '.join(_MODEL_FIELD)}, not {kind!r}")
-    spec = profile.spec
-    field = _MODEL_FIELD[kind]
-    model: str | None = getattr(profile, field)
-    if not model and kind == "chat" and spec.provider in _DEPLOYMENT_ENV:
-        env = environ if environ is not None else os.environ
-        model = profile.azure_deployment or _first_set((_DEPLOYMENT_ENV[spec.provider],), env)
-    if not model:
-        model = {
-            "chat": spec.default_model,
-            "embed": spec.default_embed_model,
-            "image": spec.default_image_model,
-        }[kind]
-    if not model:
-        raise LLMConfigError(_no_model_message(profile, spec, kind, field))
-    return model
-
-
-def _no_model_message(profile: Profile, spec: ProviderSpec, kind: str, field: str) -> str:
-    head = f"profile {profile.name!r}: provider {spec.provider.value} has no default {kind} model"
-    if spec.provider in _DEPLOYMENT_ENV and kind == "chat":
-        env = _DEPLOYMENT_ENV[spec.provider]
-        return f"{head}; set azure_deployment: (or model:) in the profile, or set {env}"
-    if spec.provider in _DEPLOYMENT_ENV:
-        return f"{head}; set {field}: in the profile to your deployment name"
-    if spec.local:
-        example = _LOCAL_EXAMPLE[kind]
-        return f"{head}; set {field}: to a model you have pulled, e.g. {example}"
-    return f"{head}; set {field}: in the profile"
