@@ -59,6 +59,33 @@ _OPENAI_MODEL_RULES = (
 )
 
 
+# Claude 3.x before 3.7 cannot think; native structured output came with Opus 4.1 /
+# Sonnet 4.5 / Haiku 4.5 (not in Claude 3.x, nor Sonnet 4 / Opus 4: -4-0 or -4-20250514).
+_ANTHROPIC_MODEL_RULES = (
+    ModelRule(
+        ("claude-3-5", "claude-3-haiku", "claude-3-opus", "claude-3-sonnet"),
+        frozenset({_F.REASONING}),
+    ),
+    ModelRule(
+        (
+            "claude-3",
+            "claude-sonnet-4-0",
+            "claude-sonnet-4-2",
+            "claude-opus-4-0",
+            "claude-opus-4-2",
+        ),
+        frozenset({_F.JSON_SCHEMA}),
+    ),
+)
+
+
+# Gemini before 2.5 (and Gemma) cannot think; Imagen edits exist only on Vertex AI.
+_GOOGLE_MODEL_RULES = (
+    ModelRule(("gemini-1", "gemini-2.0", "gemma"), frozenset({_F.REASONING})),
+    ModelRule(("imagen",), frozenset({_F.IMAGE_EDIT})),
+)
+
+
 @dataclass(frozen=True)
 class ProviderSpec:
     """Static facts about a provider: defaults, where its key comes from, what it can do."""
@@ -117,11 +144,14 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
         ProviderSpec(
             Provider.ANTHROPIC,
             "llm_context.providers.anthropic:AnthropicAdapter",
-            _CHAT_FEATURES | {_F.JSON_OBJECT, _F.REASONING},
+            # API version 2026-10-21 (anthropic SDK 2.x) removed temperature / top_p / top_k.
+            # JSON_OBJECT: asked for in the system prompt (the API has no JSON mode).
+            (_CHAT_FEATURES - {_F.SAMPLING}) | {_F.JSON_OBJECT, _F.REASONING},
             default_model="claude-sonnet-4-5",
             default_base_url="https://api.anthropic.com",
             key_env=("ANTHROPIC_API_KEY",),
             base_url_env=("ANTHROPIC_BASE_URL",),
+            model_rules=_ANTHROPIC_MODEL_RULES,
         ),
         ProviderSpec(
             Provider.GOOGLE,
@@ -133,8 +163,10 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
             key_env=("GEMINI_API_KEY", "GOOGLE_API_KEY"),
             base_url_env=("GOOGLE_GEMINI_BASE_URL",),
             default_embed_model="gemini-embedding-001",
-            default_image_model="imagen-4.0-generate-001",
+            # Generates and edits; Imagen (imagen-*) generates only, and is deprecated.
+            default_image_model="gemini-2.5-flash-image",
             max_embed_batch=100,
+            model_rules=_GOOGLE_MODEL_RULES,
         ),
         ProviderSpec(
             Provider.OPENROUTER,
@@ -153,6 +185,7 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
             _CHAT_FEATURES | {_F.EMBED},
             default_model=None,
             default_base_url="http://localhost:1234/v1",
+            default_embed_model="text-embedding-nomic-embed-text-v1.5",  # bundled with LM Studio
             key_env=("LMSTUDIO_API_KEY",),
             base_url_env=("LMSTUDIO_BASE_URL",),
             requires_key=False,
@@ -164,6 +197,7 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
             _CHAT_FEATURES | {_F.JSON_OBJECT, _F.REASONING, _F.EMBED},
             default_model=None,
             default_base_url="http://localhost:11434/v1",
+            default_embed_model="nomic-embed-text",  # the common one; Ollama says to pull it
             key_env=("OLLAMA_API_KEY",),
             base_url_env=("OLLAMA_HOST",),
             requires_key=False,
