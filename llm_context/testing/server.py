@@ -26,7 +26,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from . import wire_chat, wire_openai
+from . import wire_anthropic, wire_chat, wire_openai
 from .bodies import decode_body
 from .defaults import IMAGE_ASSET_PATH, TINY_PNG
 from .routing import Exchange, RecordedRequest, Route, StreamCut
@@ -48,7 +48,12 @@ _BUILTIN_ROUTES: tuple[Route, ...] = (
     Route("GET", IMAGE_ASSET_PATH, "fake", "asset", _serve_png, _generic_error_body, accepts=()),
 )
 
-ROUTES: tuple[Route, ...] = (*wire_openai.ROUTES, *wire_chat.ROUTES, *_BUILTIN_ROUTES)
+ROUTES: tuple[Route, ...] = (
+    *wire_openai.ROUTES,
+    *wire_chat.ROUTES,
+    *wire_anthropic.ROUTES,
+    *_BUILTIN_ROUTES,
+)
 """Every route the server knows, first match wins. A new wire module adds its tuple here."""
 
 

@@ -1,0 +1,77 @@
+"""Anthropic through the Messages API (official `anthropic` SDK, API version 2026-10-21).
+
+`anthropic_request.build_params` builds the request, `anthropic_reply` parses the reply and
+each stream event; the adapter's methods only send. Anthropic has no embeddings and no image
+generation: the registry omits both, and the methods raise if called directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import cast
+
+import anthropic
+
+from ..errors import LLMUnsupportedFeatureError
+from ..request import ChatRequest, EmbedRequest, ImageRequest
+from ..results import ChatResult, EmbeddingResult, ImageGenerationResult
+from ..settings import Profile
+from ..streaming import StreamEvent
+from .anthropic_reply import StreamParser, parse_response, stream_error
+from .anthropic_request import build_params
+from .base import Feature, RawAuth
+from .common import map_sdk_error, sdk_timeout
+from .registry import Provider
+
+
+class AnthropicAdapter:
+    """Anthropic: chat and native streaming on the Messages API."""
+
+    provider = Provider.ANTHROPIC.value
+
+    def __init__(self, profile: Profile) -> None:
+        self.profile = profile
+        self.api_key = profile.api_key
+        self.client = anthropic.Anthropic(
+            api_key=profile.api_key,
+            base_url=profile.base_url,
+            timeout=sdk_timeout(profile.timeout),
+            max_retries=0,  # one retry policy, ours
+            default_headers=dict(profile.headers) or None,
+        )
+
+    def chat(self, request: ChatRequest) -> ChatResult:
+        return parse_response(self.client.messages.create(**build_params(request)))
+
+    def stream(self, request: ChatRequest) -> Iterator[StreamEvent]:
+        events = self.client.messages.create(**build_params(request), stream=True)
+        parser = StreamParser()
+        try:
+            for event in events:
+                yield from parser.feed(event)
+        finally:
+            events.close()
+
+    def embed(self, request: EmbedRequest) -> EmbeddingResult:
+        raise LLMUnsupportedFeatureError(self.provider, request.model, Feature.EMBED.value)
+
+    def generate_image(self, request: ImageRequest) -> ImageGenerationResult:
+        feature = Feature.IMAGE_EDIT if request.input_images else Feature.IMAGE_GENERATION
+        raise LLMUnsupportedFeatureError(self.provider, request.model, feature.value)
+
+    def raw_auth(self) -> RawAuth:
+        """`x-api-key` (which the API prefers over the SDK's bearer header) and the API
+        version the SDK speaks, so raw calls see the same API as chat."""
+        version = cast("str", self.client.default_headers["anthropic-version"])
+        headers = {**self.profile.headers, "anthropic-version": version}
+        if self.profile.api_key:
+            headers["x-api-key"] = self.profile.api_key
+        return RawAuth(str(self.client.base_url).rstrip("/"), headers, {})
+
+    def map_error(self, exc: BaseException) -> BaseException:
+        if isinstance(exc, anthropic.APIStatusError) and exc.status_code < 400:
+            return stream_error(exc)  # an `error` event inside a 200 stream
+        return map_sdk_error(exc, self.provider)
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,167 @@
+"""Anthropic Messages API, the reply side: a `Message` -> `ChatResult`, stream events -> ours,
+and the `error` event of a stream -> our error."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from ..errors import LLMProviderError, error_for_status
+from ..results import ChatResult, Usage, make_usage
+from ..streaming import (
+    ReasoningDelta,
+    StreamEnd,
+    StreamEvent,
+    TextDelta,
+    ToolCallDelta,
+    UsageUpdate,
+)
+from ..tools import ToolCall, parse_arguments
+from .common import error_message
+from .registry import Provider
+
+PROVIDER = Provider.ANTHROPIC.value
+
+# stop_reason -> our finish reason. pause_turn (a long server-side turn paused, to be resumed
+# by sending it back) and a full context window both leave the answer incomplete.
+FINISH_REASONS: dict[str, str] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "pause_turn": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+
+# error.type of a stream's `error` event -> the HTTP status the same error has as a response.
+ERROR_TYPE_STATUS: dict[str, int] = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "billing_error": 402,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "conflict_error": 409,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "timeout_error": 504,
+    "overloaded_error": 529,
+}
+
+
+def finish_reason(stop_reason: str | None) -> str | None:
+    """Our finish reason; an unknown stop reason passes through as it is."""
+    if stop_reason is None:
+        return None
+    return FINISH_REASONS.get(stop_reason, stop_reason)
+
+
+def parse_usage(usage: Any, earlier: Any = None) -> Usage:
+    """Normalised usage; a field `usage` lacks comes from `earlier` (a stream's first usage).
+
+    Anthropic's `input_tokens` leaves out cache reads and cache writes. Ours is the whole
+    prompt (as at OpenAI), with `cached_input_tokens` (cache reads) a part of it, so
+    input + output is the total and nothing is counted twice.
+    """
+
+    def field(name: str) -> Any:
+        value = getattr(usage, name, None)
+        return getattr(earlier, name, None) if value is None else value
+
+    cache_read = field("cache_read_input_tokens")
+    prompt = (field("input_tokens") or 0) + (cache_read or 0)
+    prompt += field("cache_creation_input_tokens") or 0
+    details = field("output_tokens_details")
+    return make_usage(
+        prompt,
+        field("output_tokens"),
+        reasoning_tokens=getattr(details, "thinking_tokens", None),
+        cached_input_tokens=cache_read,
+    )
+
+
+def parse_response(message: Any) -> ChatResult:
+    """A `Message` -> `ChatResult`: text, thinking (as reasoning), tool calls, usage."""
+    texts: list[str] = []
+    reasoning: list[str] = []
+    calls: list[ToolCall] = []
+    for block in message.content:
+        kind = block.type
+        if kind == "text":
+            texts.append(block.text)
+        elif kind == "thinking":
+            reasoning.append(block.thinking)
+        elif kind == "tool_use":
+            calls.append(
+                ToolCall(block.id, block.name, parse_arguments(block.input, tool_name=block.name))
+            )
+        # redacted_thinking is opaque; server-tool blocks never come (we send no server tools).
+    return ChatResult(
+        "".join(texts),
+        parse_usage(message.usage),
+        tool_calls=tuple(calls),
+        finish_reason=finish_reason(message.stop_reason),
+        model=message.model,
+        reasoning="".join(reasoning) or None,
+        raw=message,
+    )
+
+
+class StreamParser:
+    """Stream events -> ours. Keeps what the terminal event needs from earlier ones: the
+    input usage of `message_start` and the stop reason and output usage of `message_delta`.
+    Tool calls are keyed by content-block index, so parallel calls stay apart."""
+
+    def __init__(self) -> None:
+        self.model: str | None = None
+        self.first_usage: Any = None
+        self.usage: Usage | None = None
+        self.stop_reason: str | None = None
+        self.last_delta: Any = None
+
+    def feed(self, event: Any) -> Iterator[StreamEvent]:
+        kind = event.type
+        if kind == "message_start":
+            self.model = event.message.model
+            self.first_usage = event.message.usage
+            self.usage = parse_usage(self.first_usage)
+            yield UsageUpdate(self.usage)
+        elif kind == "content_block_start":
+            block = event.content_block
+            if block.type == "tool_use":
+                yield ToolCallDelta(event.index, id=block.id, name=block.name)
+            elif block.type == "text" and block.text:
+                yield TextDelta(block.text)
+            elif block.type == "thinking" and block.thinking:
+                yield ReasoningDelta(block.thinking)
+        elif kind == "content_block_delta":
+            delta = event.delta
+            if delta.type == "text_delta":
+                yield TextDelta(delta.text)
+            elif delta.type == "thinking_delta":
+                yield ReasoningDelta(delta.thinking)
+            elif delta.type == "input_json_delta":
+                yield ToolCallDelta(event.index, arguments=delta.partial_json)
+            # signature_delta and citations_delta carry nothing we report.
+        elif kind == "message_delta":
+            self.stop_reason = event.delta.stop_reason
+            self.usage = parse_usage(event.usage, self.first_usage)
+            self.last_delta = event
+        elif kind == "message_stop":
+            yield StreamEnd(
+                finish_reason(self.stop_reason), self.usage, self.model, self.last_delta
+            )
+
+
+def stream_error(exc: Any) -> LLMProviderError:
+    """Our error for an `error` event inside a 200 stream (the SDK raises it as a status error
+    carrying the 200): classed by the error's type, e.g. overloaded_error -> LLMServerError."""
+    kind = str(getattr(exc, "type", None) or "api_error")
+    message = error_message(getattr(exc, "body", None), "stream error")
+    cls = error_for_status(ERROR_TYPE_STATUS.get(kind, 500))
+    return cls(
+        f"{PROVIDER} stream failed ({kind}): {message}",
+        provider=PROVIDER,
+        request_id=getattr(exc, "request_id", None),
+    )

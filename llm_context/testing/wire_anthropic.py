@@ -1,0 +1,236 @@
+"""Anthropic's wire: the Messages API (JSON and SSE) and token counting.
+
+Shapes follow the `anthropic` SDK's own types (`types/message.py`, `raw_message_stream_event.py`,
+`usage.py`): the tests parse every answer with the SDK's strict response validation on.
+Usage is split the way Anthropic reports it: a scripted `UsageReply.input_tokens` is the whole
+prompt, sent as `input_tokens` (uncached) plus `cache_read_input_tokens` (cached).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .defaults import DEFAULT_JSON_OBJECT, default_text, rough_tokens
+from .routing import Exchange, Route, json_stream_flag
+from .schema_example import example_for_schema
+from .script import Reply, split_words
+
+__all__ = ["ROUTES", "error_body"]
+
+_DEFAULT_MODEL = "claude-sonnet-4-5"
+
+# status -> error.type, as api.anthropic.com labels them.
+_ERROR_TYPES: dict[int, str] = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+
+# Our finish reasons -> stop_reason.
+_STOP_REASONS: dict[str, str] = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "content_filter": "refusal",
+}
+
+
+def error_body(status: int, message: str) -> dict[str, Any]:
+    """`{"type": "error", "error": {"type", "message"}}`."""
+    kind = _ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
+    return {"type": "error", "error": {"type": kind, "message": message}}
+
+
+# ---- requests --------------------------------------------------------------------------
+
+
+def _texts(content: Any) -> str:
+    """The text of a `content` (string, or blocks of which text blocks count)."""
+    if isinstance(content, str):
+        return content
+    blocks = content if isinstance(content, list) else []
+    return " ".join(
+        b["text"] for b in blocks if isinstance(b, dict) and isinstance(b.get("text"), str)
+    )
+
+
+def _last_user_text(body: dict[str, Any]) -> str:
+    for message in reversed(body.get("messages") or []):
+        if isinstance(message, dict) and message.get("role") == "user":
+            text = _texts(message.get("content"))
+            if text:
+                return text
+    return ""
+
+
+def _default_reply(exchange: Exchange) -> Reply:
+    body = exchange.body
+    fmt = (body.get("output_config") or {}).get("format") or {}
+    if fmt.get("type") == "json_schema":
+        return Reply.json(example_for_schema(fmt.get("schema") or {}))
+    if "JSON object" in _texts(body.get("system")):
+        # No JSON mode at Anthropic: a model asked for a JSON object in its system prompt.
+        return Reply.json(DEFAULT_JSON_OBJECT)
+    return Reply(default_text(exchange.provider, _last_user_text(body)))
+
+
+# ---- the Message -----------------------------------------------------------------------
+
+
+def _usage(reply: Reply, *, final: bool = True) -> dict[str, Any]:
+    usage = reply.resolved_usage
+    cached = min(usage.cached_input_tokens or 0, usage.input_tokens)
+    out: dict[str, Any] = {
+        "input_tokens": usage.input_tokens - cached,
+        "output_tokens": (usage.output_tokens or 0) if final else 1,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": cached,
+    }
+    if final and usage.reasoning_tokens is not None:
+        out["output_tokens_details"] = {"thinking_tokens": usage.reasoning_tokens}
+    return out
+
+
+def _blocks(exchange: Exchange, reply: Reply) -> list[dict[str, Any]]:
+    """The finished content: thinking, text, then one tool_use block per call."""
+    seq = exchange.seq
+    blocks: list[dict[str, Any]] = []
+    if reply.reasoning is not None:
+        blocks.append(
+            {"type": "thinking", "thinking": reply.reasoning, "signature": f"sig_fake_{seq}"}
+        )
+    text = reply.full_text
+    if text or not reply.tool_calls:
+        blocks.append({"type": "text", "text": text, "citations": None})
+    for i, call in enumerate(reply.tool_calls):
+        blocks.append(
+            {
+                "type": "tool_use",
+                "id": call.id or f"toolu_fake_{seq}_{i}",
+                "name": call.name,
+                "input": dict(call.arguments),
+            }
+        )
+    return blocks
+
+
+def _message(
+    exchange: Exchange, reply: Reply, content: list[dict[str, Any]], *, done: bool
+) -> dict[str, Any]:
+    return {
+        "id": f"msg_fake_{exchange.seq}",
+        "type": "message",
+        "role": "assistant",
+        "model": reply.model or exchange.body.get("model") or _DEFAULT_MODEL,
+        "content": content,
+        "stop_reason": _STOP_REASONS[reply.resolved_finish_reason] if done else None,
+        "stop_sequence": None,
+        "usage": _usage(reply, final=done),
+    }
+
+
+def messages(exchange: Exchange) -> None:
+    """`POST /v1/messages`: a Message, or its event stream."""
+    reply = exchange.scripted(Reply) or _default_reply(exchange)
+    if exchange.request.stream:
+        _stream_message(exchange, reply)
+    else:
+        exchange.send_json(_message(exchange, reply, _blocks(exchange, reply), done=True))
+
+
+# ---- the event stream ------------------------------------------------------------------
+
+
+def _fragments(text: str) -> list[str]:
+    """Tool input JSON in at least two pieces, as the real stream delivers it."""
+    size = max(1, len(text) // 3)
+    pieces = [text[i : i + size] for i in range(0, len(text), size)]
+    return pieces if len(pieces) >= 2 else [text, ""]
+
+
+def _stream_message(exchange: Exchange, reply: Reply) -> None:
+    start: dict[str, Any]
+
+    def emit(kind: str, **fields: Any) -> None:
+        exchange.send_sse({"type": kind, **fields}, event=kind)
+
+    exchange.start_sse()
+    emit("message_start", message=_message(exchange, reply, [], done=False))
+    emit("ping")
+    sent_text = False
+    for index, block in enumerate(_blocks(exchange, reply)):
+        kind = block["type"]
+        if kind == "thinking":
+            start = {"type": "thinking", "thinking": "", "signature": ""}
+            emit("content_block_start", index=index, content_block=start)
+            for piece in split_words(block["thinking"]):
+                delta = {"type": "thinking_delta", "thinking": piece}
+                emit("content_block_delta", index=index, delta=delta)
+            delta = {"type": "signature_delta", "signature": block["signature"]}
+            emit("content_block_delta", index=index, delta=delta)
+        elif kind == "text":
+            sent_text = True
+            start = {"type": "text", "text": "", "citations": None}
+            emit("content_block_start", index=index, content_block=start)
+            for piece in exchange.paced_deltas(reply):
+                emit(
+                    "content_block_delta", index=index, delta={"type": "text_delta", "text": piece}
+                )
+        else:
+            if not sent_text:
+                sent_text = True
+                for _ in exchange.paced_deltas(reply):
+                    pass  # no text, but a scripted cut or stall still applies here
+            start = {**block, "input": {}}
+            emit("content_block_start", index=index, content_block=start)
+            for piece in _fragments(json.dumps(block["input"], separators=(",", ":"))):
+                delta = {"type": "input_json_delta", "partial_json": piece}
+                emit("content_block_delta", index=index, delta=delta)
+        emit("content_block_stop", index=index)
+    stop = {"stop_reason": _STOP_REASONS[reply.resolved_finish_reason], "stop_sequence": None}
+    # Like the API's own example: the final event carries the output count only.
+    emit("message_delta", delta=stop, usage={"output_tokens": _usage(reply)["output_tokens"]})
+    emit("message_stop")
+    exchange.end_sse()
+
+
+# ---- token counting ----------------------------------------------------------------------
+
+
+def count_tokens(exchange: Exchange) -> None:
+    """`POST /v1/messages/count_tokens`: a rough count of system and message text."""
+    body = exchange.body
+    texts = [_texts(body.get("system"))]
+    texts += [_texts(m.get("content")) for m in body.get("messages") or [] if isinstance(m, dict)]
+    exchange.send_json({"input_tokens": rough_tokens(" ".join(texts))})
+
+
+# ---- routes ----------------------------------------------------------------------------
+
+
+def _route(path: str, endpoint: str, handler: Any, accepts: tuple[type, ...]) -> Route:
+    return Route(
+        "POST",
+        path,
+        "anthropic",
+        endpoint,
+        handler,
+        error_body,
+        accepts=accepts,
+        streams=json_stream_flag,
+        malformed_sse_event="message_start",
+    )
+
+
+ROUTES: tuple[Route, ...] = (
+    _route(r"/v1/messages", "chat", messages, (Reply,)),
+    _route(r"/v1/messages/count_tokens", "count_tokens", count_tokens, ()),
+)
