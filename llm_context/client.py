@@ -41,6 +41,8 @@ from .structured import parse_reply
 if TYPE_CHECKING:
     import requests
 
+    from .tool_loop import FunctionTool, ToolLoopResult
+
 T = TypeVar("T")
 
 __all__ = ["LLMClient"]
@@ -500,6 +502,33 @@ class LLMClient:
     async def raw(self, **opts: Any) -> Any:
         """`raw_sync`, awaitable."""
         return await self._in_pool(self.raw_sync, **opts)
+
+    # -- tool loop --------------------------------------------------------------------------
+
+    def run_tools_sync(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        tools: Sequence[Callable[..., Any] | FunctionTool],
+        max_turns: int = 8,
+        **opts: Any,
+    ) -> ToolLoopResult:
+        """Chat with Python functions as tools: run what the model asks for, feed the results
+        back, and return the final reply with the transcript (see `llm_context.tool_loop`)."""
+        from .tool_loop import run_tool_loop
+
+        return run_tool_loop(self, messages, tools, max_turns, **opts)
+
+    async def run_tools(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        tools: Sequence[Callable[..., Any] | FunctionTool],
+        max_turns: int = 8,
+        **opts: Any,
+    ) -> ToolLoopResult:
+        """`run_tools_sync`, awaitable; `async def` tools are awaited on the caller's loop."""
+        from .tool_loop import run_tool_loop_async
+
+        return await run_tool_loop_async(self, messages, tools, max_turns, **opts)
 
     def close(self) -> None:
         """Release connections (the SDK client and the raw session)."""
