@@ -236,9 +236,11 @@ def test_entra_id_token_provider_is_called_per_request(fake: FakeProviderServer)
 
 
 def test_no_credentials_names_what_to_set(fake: FakeProviderServer) -> None:
-    with azure_context(fake, api_key=None) as context:
-        with pytest.raises(LLMConfigError, match="AZURE_OPENAI_API_KEY") as info:
-            context.llm("azure").chat_sync(HELLO)
+    with (
+        azure_context(fake, api_key=None) as context,
+        pytest.raises(LLMConfigError, match="AZURE_OPENAI_API_KEY") as info,
+    ):
+        context.llm("azure").chat_sync(HELLO)
     assert "azure_ad_token" in str(info.value)
     assert fake.requests == []
 

@@ -416,9 +416,11 @@ def test_cut_stream_raises_with_partial_text(
 def test_connection_refused_names_the_local_address(provider: str) -> None:
     url = f"http://127.0.0.1:{free_port()}/v1"
     profile = {"provider": provider, "model": "m", "base_url": url, "retry": {"max_attempts": 1}}
-    with LLMContext({"profiles": {"local": profile}}) as ctx:
-        with pytest.raises(LLMConnectionError) as info:
-            ctx.llm("local").chat_sync(HELLO)
+    with (
+        LLMContext({"profiles": {"local": profile}}) as ctx,
+        pytest.raises(LLMConnectionError) as info,
+    ):
+        ctx.llm("local").chat_sync(HELLO)
     message = str(info.value)
     assert url in message and "running" in message
 
@@ -431,9 +433,11 @@ def test_connection_refused_on_a_remote_provider_is_plain() -> None:
         "api_key": "k",
         "retry": {"max_attempts": 1},
     }
-    with LLMContext({"profiles": {"r": profile}}) as ctx:
-        with pytest.raises(LLMConnectionError, match="could not reach openrouter"):
-            ctx.llm("r").chat_sync(HELLO)
+    with (
+        LLMContext({"profiles": {"r": profile}}) as ctx,
+        pytest.raises(LLMConnectionError, match="could not reach openrouter"),
+    ):
+        ctx.llm("r").chat_sync(HELLO)
 
 
 def test_ollama_host_bare_host_port(
