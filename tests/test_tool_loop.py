@@ -59,7 +59,7 @@ def sent_result(fake: FakeProviderServer, index: int, output: str) -> bool:
     """Whether request `index` carried a tool's output: as text, or (Gemini) as decoded JSON."""
     body = fake.requests_for("chat")[index].json
     decoded = json.loads(output)
-    return any(v == output or v == decoded for v in values_in(body))
+    return any(v in (output, decoded) for v in values_in(body))
 
 
 # -- functions as tool specs ---------------------------------------------------------------
