@@ -43,16 +43,8 @@ error_body = wire_openai.error_body
 
 
 def _last_user_text(body: dict[str, Any]) -> str:
-    for message in reversed(body.get("messages") or []):
-        if not isinstance(message, dict) or message.get("role") != "user":
-            continue
-        content = message.get("content")
-        if isinstance(content, str):
-            return content
-        if isinstance(content, list):
-            texts = [p.get("text", "") for p in content if isinstance(p, dict) and "text" in p]
-            return " ".join(texts)
-    return ""
+    # Chat messages have the shape of Responses input messages: one reader serves both.
+    return wire_openai._last_user_text({"input": body.get("messages")})
 
 
 def _default_reply(exchange: Exchange) -> Reply:
@@ -134,13 +126,6 @@ def _completion(exchange: Exchange, reply: Reply) -> dict[str, Any]:
     }
 
 
-def _fragments(arguments: str) -> list[str]:
-    """Tool arguments in at least two pieces, as real streams deliver them."""
-    size = max(1, len(arguments) // 3)
-    pieces = [arguments[i : i + size] for i in range(0, len(arguments), size)]
-    return pieces if len(pieces) >= 2 else [arguments, ""]
-
-
 def _stream(exchange: Exchange, reply: Reply) -> None:
     envelope = _envelope(exchange, reply, "chat.completion.chunk")
     include_usage = _include_usage(exchange)
@@ -154,14 +139,14 @@ def _stream(exchange: Exchange, reply: Reply) -> None:
     chunk({"role": "assistant", "content": ""})
     field = _REASONING_FIELD.get(exchange.provider)
     if field and reply.reasoning is not None:
-        for piece in _fragments(reply.reasoning):
+        for piece in wire_openai._fragments(reply.reasoning):
             chunk({field: piece})
     for delta in exchange.paced_deltas(reply):
         chunk({"content": delta})
     for index, call in enumerate(_tool_calls(exchange, reply)):
         head = {**call, "function": {"name": call["function"]["name"], "arguments": ""}}
         chunk({"tool_calls": [{"index": index, **head}]})
-        for piece in _fragments(call["function"]["arguments"]):
+        for piece in wire_openai._fragments(call["function"]["arguments"]):
             chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
     chunk({}, reply.resolved_finish_reason)
     if include_usage:
