@@ -272,12 +272,14 @@ def reasoning_text(obj: Any) -> str | None:
     return None
 
 
-def _tool_calls(message: Any) -> list[ToolCall]:
+def _tool_calls(message: Any, provider: str) -> list[ToolCall]:
     calls: list[ToolCall] = []
     for i, call in enumerate(message.tool_calls or []):
         function = getattr(call, "function", None)
         if call.type != "function" or function is None:
-            raise LLMServerError(f"unexpected tool call type {call.type!r} in the reply")
+            raise LLMServerError(
+                f"{provider} sent a tool call of unknown type {call.type!r}", provider=provider
+            )
         name = function.name
         calls.append(
             ToolCall(
@@ -297,7 +299,7 @@ def parse_response(completion: Any, provider: str) -> ChatResult:
         raise LLMServerError(f"{provider} returned a reply without choices", provider=provider)
     choice = completion.choices[0]
     message = choice.message
-    calls = _tool_calls(message)
+    calls = _tool_calls(message, provider)
     text = message.content or ""
     reason = finish_reason(choice.finish_reason, bool(calls))
     if getattr(message, "refusal", None):
