@@ -26,7 +26,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from . import wire_anthropic, wire_chat, wire_openai
+from . import wire_anthropic, wire_chat, wire_google, wire_openai
 from .bodies import decode_body
 from .defaults import IMAGE_ASSET_PATH, TINY_PNG
 from .routing import Exchange, RecordedRequest, Route, StreamCut
@@ -52,6 +52,7 @@ ROUTES: tuple[Route, ...] = (
     *wire_openai.ROUTES,
     *wire_chat.ROUTES,
     *wire_anthropic.ROUTES,
+    *wire_google.ROUTES,
     *_BUILTIN_ROUTES,
 )
 """Every route the server knows, first match wins. A new wire module adds its tuple here."""
@@ -90,7 +91,13 @@ _PROFILE_MODELS: dict[str, str] = {
     "ollama": "llama3.2",
 }
 _PROFILE_EXTRAS: dict[str, dict[str, Any]] = {
-    "azure": {"azure_deployment": "test-deployment", "api_version": "2024-10-21"},
+    "azure": {
+        "azure_deployment": "test-deployment",
+        "api_version": "2024-10-21",
+        # Azure deployment names are the user's own: nothing to default to.
+        "embed_model": "text-embedding-3-small",
+        "image_model": "gpt-image-1",
+    },
 }
 
 
