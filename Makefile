@@ -19,6 +19,7 @@ test: $(STAMP)
 	$(PY) -m mypy
 	$(PY) -m ruff check llm_context tests
 	$(PY) -m ruff format --check llm_context tests
+	$(PY) -m mkdocs build --strict --quiet
 
 bench: $(STAMP)
 	$(PY) -m bench

@@ -1,17 +1,37 @@
-"""pytest fixture `fake_llm`: a started FakeProviderServer per test, stopped afterwards.
+"""pytest fixtures for testing an app that uses llm_context, offline, through the real SDKs.
 
-Enable it with `pytest_plugins = ["llm_context.testing.pytest_plugin"]` in a conftest.py.
+Installed with the package (entry point `pytest11: llm_context`), so the fixtures are there
+in every test without a conftest.py line; `pytest -p no:llm_context` turns them off.
+
+- `fake_llm`: a running `FakeProviderServer`; script replies with `fake_llm.script(...)`,
+  read what was sent with `fake_llm.requests` / `fake_llm.last_request`.
+- `fake_llm_context`: an `LLMContext` whose profiles (one per provider, named after it;
+  the default is "openai") point at `fake_llm`.
+- `fake_llm_env`: for apps that use the module-level `context`: writes those profiles to a
+  `profiles.yaml`, points `$LLM_CONTEXT_PROFILES` at it and reloads `llm_context.context`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+import yaml
 
+from ..context import LLMContext
 from .server import FakeProviderServer
 
-__all__ = ["fake_llm"]
+__all__ = ["fake_llm", "fake_llm_context", "fake_llm_env"]
+
+# Fault tests should not wait out real backoff: retries in fixture profiles are immediate.
+FAST_RETRY = {"initial_backoff_s": 0.001, "max_backoff_s": 0.001}
+
+
+def fixture_profiles(fake: FakeProviderServer) -> dict[str, object]:
+    """One profile per provider (named after it) pointed at `fake`, with immediate retries."""
+    names = ("openai", "azure", "anthropic", "google", "openrouter", "lmstudio", "ollama")
+    return fake.profiles(**{name: {"retry": FAST_RETRY} for name in names})
 
 
 @pytest.fixture
@@ -19,3 +39,37 @@ def fake_llm() -> Iterator[FakeProviderServer]:
     """A running fake provider server; point profiles at it with `fake_llm.profiles()`."""
     with FakeProviderServer() as fake:
         yield fake
+
+
+@pytest.fixture
+def fake_llm_context(fake_llm: FakeProviderServer) -> Iterator[LLMContext]:
+    """An `LLMContext` whose profiles ("openai", "anthropic", ...) all talk to `fake_llm`."""
+    with LLMContext(fixture_profiles(fake_llm)) as ctx:
+        yield ctx
+
+
+@pytest.fixture
+def fake_llm_env(
+    fake_llm: FakeProviderServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """A profiles.yaml pointing at `fake_llm`, found through `$LLM_CONTEXT_PROFILES`; the
+    module-level `llm_context.context` is reloaded to use it (and reloaded again after)."""
+    from ..context import context
+
+    path = tmp_path / "profiles.yaml"
+    path.write_text(yaml.safe_dump(fixture_profiles(fake_llm)), encoding="utf-8")
+    monkeypatch.setenv("LLM_CONTEXT_PROFILES", str(path))
+    context.profiles.reload()
+    yield path
+    monkeypatch.undo()
+    _reload_quietly(context)
+
+
+def _reload_quietly(context: LLMContext) -> None:
+    """Back to the real configuration; a broken one is the app's business, not this test's."""
+    from ..errors import LLMConfigError
+
+    try:
+        context.profiles.reload()
+    except LLMConfigError:
+        pass

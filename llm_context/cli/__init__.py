@@ -1,0 +1,99 @@
+"""The `llm-context` command: chat, embed, image, raw, profiles, providers and the demo.
+
+Every command has `--help`. Expected failures (our `LLMError`s, bad arguments) print one
+line on stderr and exit non-zero; a traceback means a bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+from ..errors import LLMError
+from . import chat, features, media, profiles_cmd
+from .common import CLIError, warn
+
+__all__ = ["build_parser", "main"]
+
+PROG = "llm-context"
+DESCRIPTION = """\
+One command line for seven LLM providers (OpenAI, Azure OpenAI, Anthropic, Gemini,
+OpenRouter, LM Studio, Ollama), configured by named profiles.
+
+examples:
+  llm-context chat "Hello"                       # the default profile, streamed
+  llm-context chat -p claude --usage "Hello"     # another profile, token counts on stderr
+  llm-context profiles list                      # what is configured (keys masked)
+  llm-context demo                               # the offline demo, no key needed
+"""
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .. import demo
+
+    return demo.main(sys.stdout)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command."""
+    parser = argparse.ArgumentParser(
+        prog=PROG, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--profiles", metavar="FILE", help="the profiles YAML file (default: the usual search)"
+    )
+    # Also accepted after the command name; SUPPRESS keeps it from hiding the global one.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--profiles", metavar="FILE", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
+    targeted = argparse.ArgumentParser(add_help=False, parents=[common])
+    targeted.add_argument(
+        "-p", "--profile", metavar="NAME", help="the profile to use (default: the default profile)"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    chat.add_parser(commands, targeted)
+    media.add_parsers(commands, targeted)
+    profiles_cmd.add_parser(commands, common)
+    features.add_parser(commands, common)
+    demo = commands.add_parser(
+        "demo",
+        help="run the offline demo (a fake provider server, the real SDKs)",
+        description="Run every provider's chat, stream, JSON, tools and embeddings against "
+        "the bundled fake server on 127.0.0.1: no key, no network.",
+    )
+    demo.set_defaults(run=_demo)
+    return parser
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 1 failed, 2 usage, 130 ^C)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args))
+    except CLIError as exc:
+        warn(f"{PROG}: error: {_one_line(exc)}")
+        return 2
+    except LLMError as exc:
+        warn(f"{PROG}: error: {type(exc).__name__}: {_one_line(exc)}")
+        return 1
+    except KeyboardInterrupt:
+        warn("")
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, and keep Python's exit flush quiet too.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1

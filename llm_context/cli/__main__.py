@@ -1,0 +1,5 @@
+"""`python -m llm_context.cli` runs the `llm-context` command."""
+
+from . import main
+
+raise SystemExit(main())
