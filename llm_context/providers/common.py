@@ -46,7 +46,10 @@ def error_message(body: Any, fallback: str) -> str:
 def _status_error(exc: Any, provider: str, status: int) -> LLMProviderError:
     response = getattr(exc, "response", None)
     headers = dict(getattr(response, "headers", None) or {})
+    # openai / anthropic keep the decoded error body in `.body`, google-genai in `.details`.
     body = getattr(exc, "body", None)
+    if body is None:
+        body = getattr(exc, "details", None)
     if body is None and response is not None:
         try:
             body = json.loads(response.text)
@@ -54,14 +57,31 @@ def _status_error(exc: Any, provider: str, status: int) -> LLMProviderError:
             body = None
     message = error_message(body, str(getattr(exc, "message", "") or exc))
     request_id = getattr(exc, "request_id", None) or headers.get("x-request-id")
+    retry_after = retry_after_s(headers)
+    if retry_after is None:
+        retry_after = _retry_delay_s(body)
     cls = error_for_status(status)
     return cls(
         f"{provider} returned HTTP {status}: {message}",
         provider=provider,
         status_code=status,
         request_id=request_id,
-        retry_after=retry_after_s(headers),
+        retry_after=retry_after,
     )
+
+
+def _retry_delay_s(body: Any) -> float | None:
+    """Google's hint in the body: `error.details[] {"@type": ...RetryInfo, "retryDelay": "37s"}`."""
+    error = body.get("error") if isinstance(body, Mapping) else None
+    details = error.get("details") if isinstance(error, Mapping) else None
+    for detail in details if isinstance(details, list) else []:
+        delay = detail.get("retryDelay") if isinstance(detail, Mapping) else None
+        if isinstance(delay, str) and delay.endswith("s"):
+            try:
+                return max(0.0, float(delay[:-1]))
+            except ValueError:
+                return None
+    return None
 
 
 def map_sdk_error(
@@ -96,7 +116,8 @@ def map_sdk_error(
                 provider=provider,
             )
         return LLMConnectionError(f"could not reach {provider}: {exc}", provider=provider)
-    if name == "APIResponseValidationError" or isinstance(exc, json.JSONDecodeError):
+    unreadable = ("APIResponseValidationError", "UnknownApiResponseError")
+    if name in unreadable or isinstance(exc, json.JSONDecodeError):
         return LLMServerError(
             f"{provider} sent a reply that could not be read: {exc}", provider=provider
         )

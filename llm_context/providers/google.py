@@ -1,0 +1,113 @@
+"""Google Gemini through the official `google-genai` SDK (Gemini Developer API, v1beta).
+
+The request is built in `google_request`, replies and stream chunks are parsed in
+`google_reply`, images, embeddings and image generation live in `google_media`; the adapter's
+methods only send.
+
+Client facts (google-genai 3.x):
+- `vertexai=False` and an explicit debug config: the SDK would otherwise switch to Vertex AI /
+  ADC or to record-replay mode from environment variables (GOOGLE_GENAI_USE_VERTEXAI, ...).
+- The key travels in the `x-goog-api-key` header (never `?key=` in a URL, where it would end
+  up in exception texts and logs). The API version is pinned to v1beta (the SDK defaults to
+  v1, which lacks thinking and JSON-schema fields), overriding GOOGLE_GENAI_API_VERSION.
+- `HttpRetryOptions(attempts=1)`: the SDK makes one attempt; our retry policy does the rest.
+- `HttpOptions.timeout` is in milliseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator
+from typing import Any, cast
+
+from google import genai
+from google.genai import types
+from google.genai.client import DebugConfig
+
+from ..request import ChatRequest, EmbedRequest, ImageRequest
+from ..results import ChatResult, EmbeddingResult, ImageGenerationResult
+from ..settings import Profile
+from ..streaming import StreamEvent
+from . import google_media
+from .base import RawAuth
+from .common import map_sdk_error
+from .google_reply import StreamParser, parse_response
+from .google_request import build_config, build_contents
+from .registry import Provider
+
+API_VERSION = "v1beta"
+
+
+def make_client(profile: Profile) -> genai.Client:
+    """A `genai.Client` on the Gemini Developer API for a resolved profile."""
+    timeout = None if profile.timeout is None else max(1, round(profile.timeout * 1000))
+    options = types.HttpOptions(
+        base_url=profile.base_url or None,
+        api_version=API_VERSION,
+        timeout=timeout,
+        headers=dict(profile.headers) or None,
+        retry_options=types.HttpRetryOptions(attempts=1),
+    )
+    return genai.Client(
+        vertexai=False,
+        api_key=profile.api_key,
+        http_options=options,
+        debug_config=DebugConfig(client_mode=None, replays_directory=None, replay_id=None),
+    )
+
+
+class GoogleAdapter:
+    """Gemini: chat and streaming on generateContent, embeddings, Imagen and Gemini images."""
+
+    provider = Provider.GOOGLE.value
+
+    def __init__(self, profile: Profile) -> None:
+        self.profile = profile
+        self.api_key = profile.api_key
+        self.client = make_client(profile)
+        self.fetcher = google_media.ImageFetcher()
+
+    def _prepare(self, request: ChatRequest) -> tuple[list[types.Content], Any]:
+        contents, system = build_contents(request, self.fetcher.fetch_all(request.messages))
+        return contents, build_config(request, system)
+
+    def chat(self, request: ChatRequest) -> ChatResult:
+        contents, config = self._prepare(request)
+        reply = self.client.models.generate_content(
+            model=request.model, contents=contents, config=config
+        )
+        return parse_response(reply)
+
+    def stream(self, request: ChatRequest) -> Iterator[StreamEvent]:
+        contents, config = self._prepare(request)
+        chunks = cast(
+            "Generator[Any, None, None]",
+            self.client.models.generate_content_stream(
+                model=request.model, contents=contents, config=config
+            ),
+        )
+        parser = StreamParser()
+        try:
+            for chunk in chunks:
+                yield from parser.feed(chunk)
+        finally:
+            chunks.close()
+
+    def embed(self, request: EmbedRequest) -> EmbeddingResult:
+        return google_media.embed(self.client, request)
+
+    def generate_image(self, request: ImageRequest) -> ImageGenerationResult:
+        return google_media.generate_image(self.client, request)
+
+    def raw_auth(self) -> RawAuth:
+        headers = dict(self.profile.headers)
+        if self.api_key:
+            headers["x-goog-api-key"] = self.api_key
+        base = (self.profile.base_url or "").rstrip("/")
+        return RawAuth(f"{base}/{API_VERSION}", headers, {})
+
+    def map_error(self, exc: BaseException) -> BaseException:
+        return map_sdk_error(exc, self.provider)
+
+    def close(self) -> None:
+        self.client.close()
+        self.fetcher.close()

@@ -1,0 +1,159 @@
+"""Gemini replies -> our results: `parse_response` for one `GenerateContentResponse`, and
+`StreamParser` for the chunks of `generate_content_stream`.
+
+Decisions documented here:
+- Usage: `output_tokens` = candidates + thoughts, like OpenAI's (which includes reasoning), so
+  totals compare across providers; the thoughts alone are `reasoning_tokens`. `input_tokens`
+  includes tool-use prompt tokens, so input + output = Gemini's `total_token_count`.
+- A prompt blocked before any candidate (`prompt_feedback.block_reason`) is not an exception:
+  the result has empty text and finish_reason "content_filter", like a filtered answer, and
+  `.raw` holds the feedback.
+- Thought parts (`thought: true`) are reasoning, never answer text.
+- A stream is complete only when a chunk carries a finish reason; one that ends without it is
+  cut (the client raises `LLMStreamError`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from ..results import ChatResult, Usage, make_usage
+from ..streaming import ReasoningDelta, StreamEnd, StreamEvent, TextDelta, ToolCallDelta
+from ..tools import ToolCall
+from .google_ids import mint_call_id
+
+__all__ = ["FINISH_REASONS", "StreamParser", "finish_reason", "parse_response", "parse_usage"]
+
+# Gemini finish reason -> ours. STOP with function calls becomes "tool_calls" (see finish_reason).
+FINISH_REASONS: dict[str, str] = {
+    "STOP": "stop",
+    "MAX_TOKENS": "length",
+    "SAFETY": "content_filter",
+    "RECITATION": "content_filter",
+    "BLOCKLIST": "content_filter",
+    "PROHIBITED_CONTENT": "content_filter",
+    "SPII": "content_filter",
+    "IMAGE_SAFETY": "content_filter",
+    "IMAGE_PROHIBITED_CONTENT": "content_filter",
+    "IMAGE_RECITATION": "content_filter",
+    "MODEL_ARMOR": "content_filter",
+    "LANGUAGE": "content_filter",
+    "MALFORMED_FUNCTION_CALL": "error",
+    "UNEXPECTED_TOOL_CALL": "error",
+    "TOO_MANY_TOOL_CALLS": "error",
+    "MISSING_THOUGHT_SIGNATURE": "error",
+    "MALFORMED_RESPONSE": "error",
+    "CONTINUATION": "length",  # automatic continuation is off: the answer is unfinished
+}
+
+
+def _name(value: Any) -> str:
+    """An enum member's value, or the string itself (unknown enum values arrive as str)."""
+    return str(getattr(value, "value", value) or "")
+
+
+def parse_usage(meta: Any) -> Usage:
+    """`usage_metadata` -> our usage dict (see the module doc for what counts where)."""
+    if meta is None:
+        return make_usage()
+    thoughts = meta.thoughts_token_count
+    prompt = (meta.prompt_token_count or 0) + (meta.tool_use_prompt_token_count or 0)
+    output = (meta.candidates_token_count or 0) + (thoughts or 0)
+    return make_usage(
+        prompt,
+        output,
+        meta.total_token_count,
+        reasoning_tokens=thoughts,
+        cached_input_tokens=meta.cached_content_token_count,
+    )
+
+
+def finish_reason(reason: Any, has_calls: bool) -> str:
+    """One Gemini finish reason -> ours."""
+    mapped = FINISH_REASONS.get(_name(reason), "stop" if reason is None else "error")
+    return "tool_calls" if mapped == "stop" and has_calls else mapped
+
+
+def _call_seed(response: Any, part: Any) -> str:
+    fn = part.function_call
+    args = json.dumps(fn.args or {}, sort_keys=True)
+    return response.response_id or f"{fn.name}:{args}"
+
+
+class _Parts:
+    """Splits candidate parts into text, reasoning and tool calls; counts calls across chunks."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def events(self, response: Any) -> Iterator[StreamEvent]:
+        candidates = response.candidates or []
+        content = candidates[0].content if candidates else None
+        for part in (content.parts if content is not None else None) or []:
+            if part.function_call is not None:
+                fn = part.function_call
+                call_id = mint_call_id(
+                    _call_seed(response, part), self.calls, fn.id, part.thought_signature
+                )
+                arguments = json.dumps(fn.args or {}, ensure_ascii=False)
+                yield ToolCallDelta(self.calls, id=call_id, name=fn.name or "", arguments=arguments)
+                self.calls += 1
+            elif part.text:
+                yield ReasoningDelta(part.text) if part.thought else TextDelta(part.text)
+
+
+def parse_response(response: Any) -> ChatResult:
+    """A `GenerateContentResponse` -> `ChatResult` (text, reasoning, tool calls, usage)."""
+    texts: list[str] = []
+    reasoning: list[str] = []
+    calls: list[ToolCall] = []
+    for event in _Parts().events(response):
+        match event:
+            case TextDelta(text=text):
+                texts.append(text)
+            case ReasoningDelta(text=text):
+                reasoning.append(text)
+            case ToolCallDelta(id=call_id, name=name, arguments=arguments):
+                calls.append(ToolCall(call_id or "", name or "", json.loads(arguments)))
+            case _:
+                pass
+    candidates = response.candidates or []
+    if candidates:
+        reason = finish_reason(candidates[0].finish_reason, bool(calls))
+    else:
+        blocked = getattr(response.prompt_feedback, "block_reason", None)
+        reason = "content_filter" if blocked is not None else "error"
+    return ChatResult(
+        "".join(texts),
+        parse_usage(response.usage_metadata),
+        tool_calls=tuple(calls),
+        finish_reason=reason,
+        model=response.model_version,
+        reasoning="".join(reasoning) or None,
+        raw=response,
+    )
+
+
+class StreamParser:
+    """Turns stream chunks into events; the chunk with a finish reason ends with `StreamEnd`."""
+
+    def __init__(self) -> None:
+        self._parts = _Parts()
+        self._usage: Any = None
+
+    def feed(self, chunk: Any) -> Iterator[StreamEvent]:
+        yield from self._parts.events(chunk)
+        if chunk.usage_metadata is not None:
+            self._usage = chunk.usage_metadata
+        candidates = chunk.candidates or []
+        reason = candidates[0].finish_reason if candidates else None
+        blocked = getattr(chunk.prompt_feedback, "block_reason", None)
+        if reason is not None:
+            final = finish_reason(reason, self._parts.calls > 0)
+        elif blocked is not None and not candidates:
+            final = "content_filter"
+        else:
+            return
+        yield StreamEnd(final, parse_usage(self._usage), chunk.model_version, chunk)
