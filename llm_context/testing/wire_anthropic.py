@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from . import wire_openai
 from .defaults import DEFAULT_JSON_OBJECT, default_text, rough_tokens
 from .routing import Exchange, Route, json_stream_flag
 from .schema_example import example_for_schema
@@ -149,13 +150,6 @@ def messages(exchange: Exchange) -> None:
 # ---- the event stream ------------------------------------------------------------------
 
 
-def _fragments(text: str) -> list[str]:
-    """Tool input JSON in at least two pieces, as the real stream delivers it."""
-    size = max(1, len(text) // 3)
-    pieces = [text[i : i + size] for i in range(0, len(text), size)]
-    return pieces if len(pieces) >= 2 else [text, ""]
-
-
 def _stream_message(exchange: Exchange, reply: Reply) -> None:
     start: dict[str, Any]
 
@@ -191,7 +185,9 @@ def _stream_message(exchange: Exchange, reply: Reply) -> None:
                     pass  # no text, but a scripted cut or stall still applies here
             start = {**block, "input": {}}
             emit("content_block_start", index=index, content_block=start)
-            for piece in _fragments(json.dumps(block["input"], separators=(",", ":"))):
+            # Tool input JSON in at least two pieces, as the real stream delivers it.
+            arguments = json.dumps(block["input"], separators=(",", ":"))
+            for piece in wire_openai._fragments(arguments):
                 delta = {"type": "input_json_delta", "partial_json": piece}
                 emit("content_block_delta", index=index, delta=delta)
         emit("content_block_stop", index=index)
