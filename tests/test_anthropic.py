@@ -150,8 +150,13 @@ def test_system_is_top_level_and_turns_alternate(ctx: LLMContext, fake: FakeProv
 def test_options_reach_the_wire(ctx: LLMContext, fake: FakeProviderServer) -> None:
     fake.script(Reply("ok"))
     ctx.llm("anthropic").chat_sync(
-        HELLO, max_output_tokens=321, stop=["END", "STOP"], extra_body={"metadata": {"x": 1}}
+        HELLO,
+        max_output_tokens=321,
+        stop=["END", "STOP"],
+        extra_body={"metadata": {"x": 1}},
+        timeout=7.5,
     )
+    assert fake.last_request.headers["x-stainless-read-timeout"] == "7.5"
     body = sent(fake)
     assert body["max_tokens"] == 321
     assert body["stop_sequences"] == ["END", "STOP"]
