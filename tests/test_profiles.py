@@ -61,7 +61,7 @@ default_profile: claude
 profiles:
   claude:
     provider: anthropic
-    model: claude-sonnet-4-5
+    model: claude-sonnet-4-6
     base_url: https://proxy.example/anthropic/
     api_key: literal-key
     timeout: 120
@@ -92,7 +92,7 @@ profiles:
     assert claude == Profile(
         name="claude",
         provider=Provider.ANTHROPIC,
-        model="claude-sonnet-4-5",
+        model="claude-sonnet-4-6",
         base_url="https://proxy.example/anthropic/",
         api_key="literal-key",
         timeout=120.0,
@@ -629,11 +629,11 @@ def test_update_default_alias_targets_default_profile(tmp_path: Path) -> None:
 
 def test_set_key(tmp_path: Path) -> None:
     store = ProfileStore(environ=env(tmp_path), cwd=tmp_path)
-    profile = store.set_key("anthropic", "claude-sonnet-4-5", SECRET)
+    profile = store.set_key("anthropic", "claude-sonnet-4-6", SECRET)
     assert profile.name == "default"
     assert (profile.provider, profile.model, profile.api_key) == (
         Provider.ANTHROPIC,
-        "claude-sonnet-4-5",
+        "claude-sonnet-4-6",
         SECRET,
     )
     assert store.get() is profile

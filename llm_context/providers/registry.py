@@ -147,7 +147,7 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
             # API version 2026-10-21 (anthropic SDK 2.x) removed temperature / top_p / top_k.
             # JSON_OBJECT: asked for in the system prompt (the API has no JSON mode).
             (_CHAT_FEATURES - {_F.SAMPLING}) | {_F.JSON_OBJECT, _F.REASONING},
-            default_model="claude-sonnet-4-5",
+            default_model="claude-sonnet-4-6",
             default_base_url="https://api.anthropic.com",
             key_env=("ANTHROPIC_API_KEY",),
             base_url_env=("ANTHROPIC_BASE_URL",),

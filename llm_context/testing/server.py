@@ -84,7 +84,7 @@ _MOUNTS: dict[str, str] = {
 _PROFILE_MODELS: dict[str, str] = {
     "openai": "gpt-4.1-mini",
     "azure": "gpt-4.1-mini",
-    "anthropic": "claude-sonnet-4-5",
+    "anthropic": "claude-sonnet-4-6",
     "google": "gemini-2.5-flash",
     "openrouter": "openai/gpt-4.1-mini",
     "lmstudio": "qwen2.5-7b-instruct",

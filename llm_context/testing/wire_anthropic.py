@@ -19,7 +19,7 @@ from .script import Reply, split_words
 
 __all__ = ["ROUTES", "error_body"]
 
-_DEFAULT_MODEL = "claude-sonnet-4-5"
+_DEFAULT_MODEL = "claude-sonnet-4-6"
 
 # status -> error.type, as api.anthropic.com labels them.
 _ERROR_TYPES: dict[int, str] = {
