@@ -4,18 +4,12 @@
 GenerateContentResponse; the last carries finishReason and usageMetadata), `:embedContent`,
 `:batchEmbedContents` (what the SDK uses for any list of texts), Imagen `:predict`, and the
 model list for raw(). Also `GET /fake-assets/<name>`, images for adapters that download URLs.
-
-Request bodies mix camelCase and snake_case (the SDK converts the outer names only, e.g.
-`inlineData` holds `mime_type`, `functionDeclarations` hold `parameters_json_schema`); the real
-API accepts both, so every lookup here does too. The checks mirror the API's own 400s: turn
-order around function calls, matching function names, thought signatures on Gemini 3, and
-thinkingLevel together with thinkingBudget.
+Requests are checked like the real API checks them (`wire_google_request`).
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -31,6 +25,14 @@ from .defaults import (
 from .routing import Exchange, RecordedRequest, Route
 from .schema_example import example_for_schema
 from .script import EmbeddingReply, ImageReply, Reply, split_words
+from .wire_google_request import (
+    SIGNATURE_PREFIX,
+    Invalid,
+    check_request,
+    get,
+    last_user_text,
+    parts,
+)
 
 __all__ = ["ROUTES", "SIGNATURE_PREFIX", "error_body"]
 
@@ -58,10 +60,6 @@ _FINISH: dict[str, str] = {
     "content_filter": "SAFETY",
 }
 
-SIGNATURE_PREFIX = b"fake-thought-signature:"
-"""Thought signatures this fake issues start with these bytes (Gemini 3 must get them back)."""
-_SKIP_SIGNATURE = b"skip_thought_signature_validator"
-
 
 def error_body(status: int, message: str) -> dict[str, Any]:
     """`{"error": {"code", "message", "status"}}`."""
@@ -69,182 +67,35 @@ def error_body(status: int, message: str) -> dict[str, Any]:
     return {"error": {"code": status, "message": message, "status": name}}
 
 
-class _Invalid(Exception):
-    """A request the real API would refuse with 400 INVALID_ARGUMENT."""
-
-
-# ---- reading requests ------------------------------------------------------------------
-
-
-def _get(obj: Any, camel: str, default: Any = None) -> Any:
-    """`obj[camel]`, or its snake_case spelling (the SDK sends both styles)."""
-    if not isinstance(obj, Mapping):
-        return default
-    if camel in obj:
-        return obj[camel]
-    snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in camel)
-    return obj.get(snake, default)
-
-
-def _b64decode(value: Any) -> bytes:
-    if not isinstance(value, str):
-        raise _Invalid("bytes fields must be base64 strings")
-    try:
-        padded = value + "=" * (-len(value) % 4)
-        return base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True)
-    except (binascii.Error, ValueError):
-        raise _Invalid("invalid base64 data") from None
-
-
 def _model_id(exchange: Exchange) -> str:
     return exchange.params.get("model", "").split("/", 1)[-1]
-
-
-def _contents(body: Mapping[str, Any]) -> list[dict[str, Any]]:
-    contents = body.get("contents")
-    if not isinstance(contents, list) or not contents:
-        raise _Invalid("* GenerateContentRequest.contents: contents is not specified")
-    return [c if isinstance(c, dict) else {} for c in contents]
-
-
-def _parts(content: Mapping[str, Any]) -> list[dict[str, Any]]:
-    parts = content.get("parts")
-    return [p for p in parts if isinstance(p, dict)] if isinstance(parts, list) else []
-
-
-def _calls(content: Mapping[str, Any]) -> list[dict[str, Any]]:
-    return [p for p in _parts(content) if _get(p, "functionCall") is not None]
-
-
-def _responses(content: Mapping[str, Any]) -> list[dict[str, Any]]:
-    return [_get(p, "functionResponse") for p in _parts(content) if _get(p, "functionResponse")]
-
-
-def _last_user_text(body: Mapping[str, Any]) -> str:
-    for content in reversed(body.get("contents") or []):
-        if isinstance(content, dict) and content.get("role", "user") == "user":
-            texts = [p["text"] for p in _parts(content) if isinstance(p.get("text"), str)]
-            if texts:
-                return " ".join(texts)
-    return ""
-
-
-def _check_part(part: Mapping[str, Any]) -> None:
-    blob = _get(part, "inlineData")
-    if blob is not None:
-        if not _get(blob, "mimeType"):
-            raise _Invalid("* inline_data.mime_type: required")
-        _b64decode(_get(blob, "data"))
-    signature = _get(part, "thoughtSignature")
-    if signature is not None:
-        _b64decode(signature)
-
-
-def _check_function_turns(contents: list[dict[str, Any]]) -> None:
-    for i, content in enumerate(contents):
-        role = content.get("role", "user")
-        if role not in ("user", "model"):
-            raise _Invalid(f"Please use a valid role: user, model (got {role!r}).")
-        if not _parts(content):
-            raise _Invalid(f"* contents[{i}].parts: contents.parts must not be empty.")
-        for part in _parts(content):
-            _check_part(part)
-        answers = _responses(content)
-        if not answers:
-            continue
-        previous = contents[i - 1] if i else {}
-        asked = [_get(p, "functionCall") for p in _calls(previous)]
-        if previous.get("role") != "model" or not asked:
-            raise _Invalid(
-                "Please ensure that function response turn comes immediately after a "
-                "function call turn."
-            )
-        if len(answers) != len(asked):
-            raise _Invalid(
-                "Please ensure that the number of function response parts is equal to the "
-                "number of function call parts of the function call turn."
-            )
-        if sorted(str(a.get("name")) for a in answers) != sorted(str(c.get("name")) for c in asked):
-            raise _Invalid("function response names must match the function calls they answer")
-
-
-def _check_signatures(model: str, contents: list[dict[str, Any]]) -> None:
-    """Gemini 3: in the current turn (since the last user text), the first function call of
-    every model turn must carry the thought signature it came with."""
-    if not model.startswith("gemini-3"):
-        return
-    start = 0
-    for i, content in enumerate(contents):
-        if content.get("role", "user") == "user" and not _responses(content):
-            start = i
-    for i, content in enumerate(contents[start:], start):
-        calls = _calls(content)
-        if content.get("role") != "model" or not calls:
-            continue
-        signature = _get(calls[0], "thoughtSignature")
-        raw = _b64decode(signature) if signature is not None else b""
-        if not (raw.startswith(SIGNATURE_PREFIX) or raw == _SKIP_SIGNATURE):
-            raise _Invalid(
-                f"Function call is missing a thought_signature in functionCall parts. "
-                f"This is required for tools to work correctly (contents[{i}].parts[0])."
-            )
-
-
-def _check_config(body: Mapping[str, Any]) -> None:
-    config = _get(body, "generationConfig") or {}
-    thinking = _get(config, "thinkingConfig") or {}
-    if _get(thinking, "thinkingLevel") is not None and _get(thinking, "thinkingBudget") is not None:
-        raise _Invalid("You can only set either thinking budget or thinking level, not both.")
-    names: set[str] = set()
-    for tool in body.get("tools") or []:
-        for decl in _get(tool, "functionDeclarations") or []:
-            if not decl.get("name"):
-                raise _Invalid("* tools[].function_declarations[].name: required")
-            if decl.get("parameters") is not None and _get(decl, "parametersJsonSchema"):
-                raise _Invalid("parameters and parameters_json_schema are mutually exclusive")
-            names.add(decl["name"])
-    calling = _get(_get(body, "toolConfig") or {}, "functionCallingConfig") or {}
-    allowed = _get(calling, "allowedFunctionNames") or []
-    if allowed and calling.get("mode") != "ANY":
-        raise _Invalid("allowed_function_names may be set only when the mode is ANY")
-    if set(allowed) - names:
-        raise _Invalid(
-            f"allowed_function_names names unknown functions: {sorted(set(allowed) - names)}"
-        )
-
-
-def _check_request(exchange: Exchange) -> None:
-    contents = _contents(exchange.body)
-    _check_function_turns(contents)
-    _check_signatures(_model_id(exchange), contents)
-    _check_config(exchange.body)
 
 
 # ---- answers ---------------------------------------------------------------------------
 
 
 def _generation_config(exchange: Exchange) -> Mapping[str, Any]:
-    return _get(exchange.body, "generationConfig") or {}
+    return get(exchange.body, "generationConfig") or {}
 
 
 def _wants_thoughts(exchange: Exchange) -> bool:
-    thinking = _get(_generation_config(exchange), "thinkingConfig") or {}
-    return bool(_get(thinking, "includeThoughts"))
+    thinking = get(_generation_config(exchange), "thinkingConfig") or {}
+    return bool(get(thinking, "includeThoughts"))
 
 
 def _wants_image(exchange: Exchange) -> bool:
-    modalities = _get(_generation_config(exchange), "responseModalities") or []
+    modalities = get(_generation_config(exchange), "responseModalities") or []
     return "IMAGE" in [str(m).upper() for m in modalities]
 
 
 def _default_reply(exchange: Exchange) -> Reply:
     config = _generation_config(exchange)
-    schema = _get(config, "responseJsonSchema") or _get(config, "responseSchema")
+    schema = get(config, "responseJsonSchema") or get(config, "responseSchema")
     if schema is not None:
         return Reply.json(example_for_schema(schema))
-    if _get(config, "responseMimeType") == "application/json":
+    if get(config, "responseMimeType") == "application/json":
         return Reply.json(DEFAULT_JSON_OBJECT)
-    return Reply(default_text(exchange.provider, _last_user_text(exchange.body)))
+    return Reply(default_text(exchange.provider, last_user_text(exchange.body)))
 
 
 def _usage(reply: Reply, *, final: bool = True) -> dict[str, Any]:
@@ -266,7 +117,7 @@ def _usage(reply: Reply, *, final: bool = True) -> dict[str, Any]:
     return meta
 
 
-def _call_parts(exchange: Exchange, reply: Reply) -> list[dict[str, Any]]:
+def _callparts(exchange: Exchange, reply: Reply) -> list[dict[str, Any]]:
     parts: list[dict[str, Any]] = []
     for i, call in enumerate(reply.tool_calls):
         fn: dict[str, Any] = {"name": call.name, "args": dict(call.arguments)}
@@ -326,8 +177,8 @@ def _image_response(exchange: Exchange, scripted: ImageReply) -> None:
 def _answer(exchange: Exchange) -> Reply | None:
     """Validate; answer images directly; else the reply to render (None when answered)."""
     try:
-        _check_request(exchange)
-    except _Invalid as exc:
+        check_request(exchange.body, _model_id(exchange))
+    except Invalid as exc:
         exchange.send_error(400, str(exc))
         return None
     image = exchange.scripted(ImageReply)
@@ -347,7 +198,7 @@ def generate_content(exchange: Exchange) -> None:
         parts.append({"text": reply.reasoning, "thought": True})
     if reply.full_text:
         parts.append({"text": reply.full_text})
-    parts.extend(_call_parts(exchange, reply))
+    parts.extend(_callparts(exchange, reply))
     exchange.send_json(
         _response(exchange, parts, reply, finish=_finish(reply), usage=_usage(reply))
     )
@@ -371,7 +222,7 @@ def stream_generate_content(exchange: Exchange) -> None:
             chunk([{"text": piece, "thought": True}])
     for delta in exchange.paced_deltas(reply):
         chunk([{"text": delta}])
-    calls = _call_parts(exchange, reply)
+    calls = _callparts(exchange, reply)
     if calls:
         chunk(calls, _finish(reply))
     else:
@@ -383,7 +234,7 @@ def stream_generate_content(exchange: Exchange) -> None:
 
 
 def _embed_text(content: Any) -> str:
-    texts = [p.get("text", "") for p in _parts(content if isinstance(content, dict) else {})]
+    texts = [p.get("text", "") for p in parts(content if isinstance(content, dict) else {})]
     return " ".join(t for t in texts if isinstance(t, str))
 
 
@@ -397,9 +248,7 @@ def _vectors(exchange: Exchange, requests: list[Mapping[str, Any]]) -> list[list
         if not text:
             exchange.send_error(400, "* content: the text to embed is empty")
             return None
-        dims = (
-            scripted.dimensions or _get(request, "outputDimensionality") or DEFAULT_EMBEDDING_DIMS
-        )
+        dims = scripted.dimensions or get(request, "outputDimensionality") or DEFAULT_EMBEDDING_DIMS
         vectors.append(hash_embedding(text, int(dims)))
     return vectors
 
@@ -447,11 +296,11 @@ def embed_content(exchange: Exchange) -> None:
 def predict(exchange: Exchange) -> None:
     """`POST /v1beta/models/{imagen}:predict` -> `{"predictions": [{bytesBase64Encoded, ...}]}`."""
     instances = exchange.body.get("instances")
-    if not isinstance(instances, list) or not instances or not _get(instances[0], "prompt"):
+    if not isinstance(instances, list) or not instances or not get(instances[0], "prompt"):
         exchange.send_error(400, "* instances[0].prompt: required")
         return
     parameters = exchange.body.get("parameters") or {}
-    count = int(_get(parameters, "sampleCount") or 1)
+    count = int(get(parameters, "sampleCount") or 1)
     scripted = exchange.scripted(ImageReply) or ImageReply()
     images = list(scripted.b64_images or [TINY_PNG_B64] * count)
     exchange.send_json(
