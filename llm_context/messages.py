@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 from .errors import LLMInputError
@@ -63,6 +63,9 @@ class Message:
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
     name: str | None = None
+    # Opaque per-provider data from an earlier reply (e.g. signed thinking blocks), keyed by
+    # provider name; each adapter reads only its own key.
+    provider_state: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def text(self) -> str:
@@ -209,7 +212,13 @@ def normalize_messages(messages: Any) -> tuple[Message, ...]:
         name = raw.get("name")
         if name is not None and not isinstance(name, str):
             raise LLMInputError(f"{_where(i)}: name must be a string")
-        out.append(Message(role, parts, calls, tool_call_id, name))
+        state = raw.get("provider_state") or {}
+        if not isinstance(state, Mapping) or (state and role != "assistant"):
+            raise LLMInputError(
+                f"{_where(i)}: provider_state is a dict, and only on assistant messages "
+                "(append result.to_message() to continue a conversation)"
+            )
+        out.append(Message(role, parts, calls, tool_call_id, name, dict(state)))
     known_ids = {c.id for m in out for c in m.tool_calls}
     for i, msg in enumerate(out):
         if msg.role == "tool" and msg.tool_call_id not in known_ids:

@@ -59,7 +59,9 @@ class ChatResult(tuple[str, Usage]):
 
     Attributes: `text`, `usage`, `tool_calls`, `finish_reason`, `model`, `parsed` (the
     decoded JSON for JSON output formats), `reasoning` (thinking text, when exposed),
-    `profile` (the profile that answered) and `raw` (the provider's reply object).
+    `profile` (the profile that answered), `raw` (the provider's reply object) and
+    `provider_state` (opaque data the provider needs back on the next turn, such as signed
+    thinking blocks: `to_message()` carries it, so append that to continue a conversation).
     """
 
     text: str
@@ -71,6 +73,7 @@ class ChatResult(tuple[str, Usage]):
     reasoning: str | None
     profile: str | None
     raw: Any
+    provider_state: Mapping[str, Any] | None
 
     def __new__(
         cls,
@@ -84,6 +87,7 @@ class ChatResult(tuple[str, Usage]):
         reasoning: str | None = None,
         profile: str | None = None,
         raw: Any = None,
+        provider_state: Mapping[str, Any] | None = None,
     ) -> ChatResult:
         self = super().__new__(cls, (text, usage))
         fields = {
@@ -96,6 +100,7 @@ class ChatResult(tuple[str, Usage]):
             "reasoning": reasoning,
             "profile": profile,
             "raw": raw,
+            "provider_state": provider_state or None,
         }
         for name, value in fields.items():
             object.__setattr__(self, name, value)
@@ -114,11 +119,22 @@ class ChatResult(tuple[str, Usage]):
             "reasoning": self.reasoning,
             "profile": self.profile,
             "raw": self.raw,
+            "provider_state": self.provider_state,
         }
         fields.update(changes)
         text = fields.pop("text", self.text)
         usage = fields.pop("usage", self.usage)
         return ChatResult(text, usage, **fields)
+
+    def to_message(self) -> dict[str, Any]:
+        """This reply as the assistant message to append for the next turn (tool calls and
+        provider state included)."""
+        message: dict[str, Any] = {"role": "assistant", "content": self.text or None}
+        if self.tool_calls:
+            message["tool_calls"] = [call.to_message_dict() for call in self.tool_calls]
+        if self.provider_state:
+            message["provider_state"] = dict(self.provider_state)
+        return message
 
     def __getnewargs_ex__(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
         kwargs = {k: getattr(self, k) for k in ("tool_calls", "finish_reason", "model", "parsed")}

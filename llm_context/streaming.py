@@ -7,10 +7,15 @@ the caller and feeds everything to `StreamAccumulator`. A stream is complete onl
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from typing_extensions import assert_never
+if sys.version_info >= (3, 11):
+    from typing import assert_never
+else:  # typing_extensions costs ~3 ms to import: only where typing lacks it
+    from typing_extensions import assert_never
 
 from .errors import LLMStreamError
 from .results import ChatResult, Usage, make_usage
@@ -49,6 +54,13 @@ class UsageUpdate:
 
 
 @dataclass(frozen=True)
+class ProviderState:
+    """Opaque data the provider needs back next turn, keyed by provider (later keys win)."""
+
+    state: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
 class StreamEnd:
     """The provider's terminal event."""
 
@@ -58,7 +70,7 @@ class StreamEnd:
     raw: Any = None
 
 
-StreamEvent = TextDelta | ReasoningDelta | ToolCallDelta | UsageUpdate | StreamEnd
+StreamEvent = TextDelta | ReasoningDelta | ToolCallDelta | UsageUpdate | ProviderState | StreamEnd
 
 
 @dataclass
@@ -77,6 +89,7 @@ class StreamAccumulator:
         self.reasoning_parts: list[str] = []
         self.calls: dict[int, _PendingCall] = {}
         self.usage: dict[str, int] = {}
+        self.state: dict[str, Any] = {}
         self.end: StreamEnd | None = None
 
     @property
@@ -97,6 +110,8 @@ class StreamAccumulator:
                     call.arguments.append(args)
             case UsageUpdate(usage=usage):
                 self.usage.update(usage)
+            case ProviderState(state=state):
+                self.state.update(state)
             case StreamEnd():
                 self.end = event
                 if event.usage:
@@ -137,4 +152,5 @@ class StreamAccumulator:
             model=self.end.model,
             reasoning="".join(self.reasoning_parts) or None,
             raw=self.end.raw,
+            provider_state=self.state or None,
         )

@@ -127,3 +127,21 @@ def test_tools_both_shapes_and_choice() -> None:
 def test_bad_tools(tools: Any, needle: str) -> None:
     with pytest.raises(LLMInputError, match=needle):
         normalize_tools(tools)
+
+
+def test_provider_state_round_trips_through_to_message() -> None:
+    from llm_context.results import ChatResult
+
+    state = {"anthropic": {"thinking": [{"type": "thinking", "signature": "sig"}]}}
+    result = ChatResult(
+        "", {}, tool_calls=(ToolCall("c1", "w", {"city": "Oslo"}),), provider_state=state
+    )
+    message = result.to_message()
+    assert message["provider_state"] == state and message["content"] is None
+    msgs = normalize_messages([{"role": "user", "content": "hi"}, message])
+    assert msgs[1].provider_state == state
+    assert msgs[1].tool_calls == result.tool_calls
+    with pytest.raises(LLMInputError, match="only on assistant"):
+        normalize_messages([{"role": "user", "content": "hi", "provider_state": state}])
+    plain = ChatResult("hello", {}).to_message()
+    assert plain == {"role": "assistant", "content": "hello"}
