@@ -152,6 +152,18 @@ def test_vertex_and_sdk_environment_settings_are_ignored(
     assert fake.last_request.headers["x-goog-api-key"] == KEY
 
 
+def test_base_url_with_api_version_is_accepted(fake: FakeProviderServer) -> None:
+    context = LLMContext(fake.profiles(google={"base_url": f"{fake.url}/v1beta/"}))
+    try:
+        llm = context.llm("google")
+        llm.chat_sync(HELLO)
+        assert fake.last_request.path == "/v1beta/models/gemini-2.5-flash:generateContent"
+        llm.raw_sync(path="/models")
+        assert fake.last_request.path == "/v1beta/models"
+    finally:
+        context.close()
+
+
 def test_sdk_does_not_retry(fake: FakeProviderServer) -> None:
     context = LLMContext(fake.profiles(google={"retry": {"max_attempts": 1}}))
     fake.script(Fault(503), Reply("never"))

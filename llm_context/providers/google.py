@@ -37,11 +37,17 @@ from .registry import Provider
 API_VERSION = "v1beta"
 
 
+def base_url(profile: Profile) -> str | None:
+    """The profile's base URL without a trailing API version (the SDK appends it)."""
+    url = (profile.base_url or "").rstrip("/")
+    return url.removesuffix(f"/{API_VERSION}") or None
+
+
 def make_client(profile: Profile) -> genai.Client:
     """A `genai.Client` on the Gemini Developer API for a resolved profile."""
     timeout = None if profile.timeout is None else max(1, round(profile.timeout * 1000))
     options = types.HttpOptions(
-        base_url=profile.base_url or None,
+        base_url=base_url(profile),
         api_version=API_VERSION,
         timeout=timeout,
         headers=dict(profile.headers) or None,
@@ -102,8 +108,7 @@ class GoogleAdapter:
         headers = dict(self.profile.headers)
         if self.api_key:
             headers["x-goog-api-key"] = self.api_key
-        base = (self.profile.base_url or "").rstrip("/")
-        return RawAuth(f"{base}/{API_VERSION}", headers, {})
+        return RawAuth(f"{base_url(self.profile) or ''}/{API_VERSION}", headers, {})
 
     def map_error(self, exc: BaseException) -> BaseException:
         return map_sdk_error(exc, self.provider)
