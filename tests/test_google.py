@@ -356,6 +356,7 @@ def thinking(fake: FakeProviderServer) -> dict[str, Any]:
     [
         ("gemini-2.5-flash", "high", None, budget(16384)),
         ("gemini-2.5-flash", "high", 2000, budget(1000)),  # half of max_output_tokens
+        ("gemini-2.5-flash-lite", "low", 600, budget(512)),  # but never below the minimum
         ("gemini-2.5-flash", "none", None, {"thinkingbudget": 0, "includethoughts": False}),
         ("gemini-2.5-flash-lite", "minimal", None, budget(512)),
         ("gemini-2.5-pro", "none", None, budget(128)),  # Pro cannot switch thinking off

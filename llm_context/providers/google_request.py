@@ -124,10 +124,10 @@ def thinking_config(model: str, effort: str, max_output_tokens: int | None) -> t
         return types.ThinkingConfig(thinking_level=level, include_thoughts=True)
     table_b = BUDGETS_25_PRO if "-pro" in name else BUDGETS_25_FLASH
     budget = table_b[effort]
-    floor = min(table_b.values())
     if budget and max_output_tokens is not None:
-        # Thoughts count against max_output_tokens: leave half of it for the answer.
-        budget = max(floor, min(budget, max_output_tokens // 2))
+        # Thoughts count against max_output_tokens: leave half of it for the answer, but stay
+        # at or above the family's smallest valid budget (Flash-Lite: 512, Pro: 128).
+        budget = max(table_b["minimal"], min(budget, max_output_tokens // 2))
     return types.ThinkingConfig(thinking_budget=budget, include_thoughts=budget != 0)
 
 
