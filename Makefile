@@ -19,7 +19,7 @@ test: $(STAMP)
 	$(PY) -m mypy
 	$(PY) -m ruff check llm_context tests
 	$(PY) -m ruff format --check llm_context tests
-	$(PY) -m mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --quiet
 
 bench: $(STAMP)
 	$(PY) -m bench
