@@ -693,3 +693,13 @@ def test_example_for_schema_rejects_the_impossible() -> None:
         example_for_schema(False)
     with pytest.raises(ValueError):
         example_for_schema({"$ref": "https://example.com/schema.json"})
+
+
+def test_static_asset_does_not_take_scripted_items() -> None:
+    import urllib.request
+
+    with FakeProviderServer() as fake:
+        fake.script(Reply("for the chat call"))
+        with urllib.request.urlopen(f"{fake.url}/fake/image.png") as response:
+            assert response.read().startswith(b"\x89PNG")
+        assert fake.pending == 1

@@ -83,6 +83,8 @@ class Route:
     accepts: tuple[type, ...] = (Reply,)
     streams: Callable[[RecordedRequest], bool] = _never
     malformed_sse_event: str | None = None
+    # False for static assets: fetching one must not take the item a chat call was given.
+    consumes: bool = True
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -45,7 +45,16 @@ def _serve_png(exchange: Exchange) -> None:
 
 
 _BUILTIN_ROUTES: tuple[Route, ...] = (
-    Route("GET", IMAGE_ASSET_PATH, "fake", "asset", _serve_png, _generic_error_body, accepts=()),
+    Route(
+        "GET",
+        IMAGE_ASSET_PATH,
+        "fake",
+        "asset",
+        _serve_png,
+        _generic_error_body,
+        accepts=(),
+        consumes=False,
+    ),
 )
 
 ROUTES: tuple[Route, ...] = (
@@ -395,7 +404,7 @@ class _Handler(BaseHTTPRequestHandler):
         )
         if route is not None and route.streams(recorded):
             recorded = replace(recorded, stream=True)
-        seq, recorded, item = fake._admit(recorded, consume=route is not None)
+        seq, recorded, item = fake._admit(recorded, consume=route is not None and route.consumes)
         extra = item.all_headers if isinstance(item, Fault) else getattr(item, "headers", {})
         exchange = Exchange(
             request=recorded,
