@@ -13,8 +13,10 @@ in every test without a conftest.py line; `pytest -p no:llm_context` turns them 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -31,7 +33,8 @@ FAST_RETRY = {"initial_backoff_s": 0.001, "max_backoff_s": 0.001}
 def fixture_profiles(fake: FakeProviderServer) -> dict[str, object]:
     """One profile per provider (named after it) pointed at `fake`, with immediate retries."""
     names = ("openai", "azure", "anthropic", "google", "openrouter", "lmstudio", "ollama")
-    return fake.profiles(**{name: {"retry": FAST_RETRY} for name in names})
+    overrides: dict[str, Any] = {name: {"retry": FAST_RETRY} for name in names}
+    return fake.profiles(**overrides)
 
 
 @pytest.fixture
@@ -69,7 +72,5 @@ def _reload_quietly(context: LLMContext) -> None:
     """Back to the real configuration; a broken one is the app's business, not this test's."""
     from ..errors import LLMConfigError
 
-    try:
+    with contextlib.suppress(LLMConfigError):
         context.profiles.reload()
-    except LLMConfigError:
-        pass
