@@ -1,12 +1,22 @@
-"""A fake provider server for offline tests and demos: the real SDKs talk to it over HTTP.
+"""Test apps that use llm_context offline: a fake provider server the real SDKs talk to.
 
-    from llm_context.testing import FakeProviderServer, Reply, Fault
+A public module. `FakeProviderServer` is a real HTTP server on 127.0.0.1 that speaks every
+provider's wire format (JSON and server-sent events), answers from a script of `Reply`,
+`Fault`, `EmbeddingReply` and `ImageReply` items (or with sensible defaults), and records
+every request for your assertions:
+
+    from llm_context import LLMContext
+    from llm_context.testing import Fault, FakeProviderServer, Reply
 
     with FakeProviderServer() as fake:
-        fake.script(Reply("Hi!"), Fault(429, retry_after="1"))
-        llm = LLMContext(fake.profiles()).llm("openai")
+        fake.script(Fault(429, retry_after="0"), Reply("Hi!"))
+        llm = LLMContext(fake.profiles()).llm("anthropic")
+        assert llm.complete_sync("Hello").text == "Hi!"      # retried once, then answered
+        assert fake.last_request.json["messages"][0]["content"][0]["text"] == "Hello"
 
-pytest users get a `fake_llm` fixture from `llm_context.testing.pytest_plugin`.
+pytest gets the fixtures `fake_llm`, `fake_llm_context` and `fake_llm_env` from the plugin
+`llm_context.testing.pytest_plugin`, registered by the package's `pytest11` entry point (no
+conftest line needed). See docs/testing.md.
 """
 
 from __future__ import annotations
