@@ -202,12 +202,14 @@ class _SchemaBuilder:
 
     def _array(self, container: Any, args: tuple[Any, ...]) -> dict[str, Any]:
         if container is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
-            return {
-                "type": "array",
-                "prefixItems": [self.schema(a) for a in args],
-                "minItems": len(args),
-                "maxItems": len(args),
-            }
+            # Fixed-length tuples: prefixItems is not understood everywhere (Gemini), so the
+            # item types are merged and the length pinned.
+            options: list[dict[str, Any]] = []
+            for schema in (self.schema(a) for a in args):
+                if schema not in options:
+                    options.append(schema)
+            items = options[0] if len(options) == 1 else {"anyOf": options}
+            return {"type": "array", "items": items, "minItems": len(args), "maxItems": len(args)}
         items = self.schema(args[0]) if args else {}
         return {"type": "array", "items": items} if items else {"type": "array"}
 
@@ -257,10 +259,12 @@ def _coerce(annotation: Any, value: Any) -> Any:
     if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
         hints = typing.get_type_hints(annotation, include_extras=True)
         return annotation(**{k: _coerce(hints.get(k, Any), v) for k, v in value.items()})
-    if isinstance(value, list) and (origin in _SEQUENCES or annotation in _SEQUENCES):
-        item = args[0] if args and origin is not tuple else Any
-        items = [_coerce(item, v) for v in value]
-        return tuple(items) if origin is tuple or annotation is tuple else items
+    container = origin or annotation
+    if isinstance(value, list) and container in _SEQUENCES:
+        if container is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
+            return tuple(_coerce(a, v) for a, v in zip(args, value, strict=False))
+        items = [_coerce(args[0] if args else Any, v) for v in value]
+        return container(items) if container in (tuple, set, frozenset) else items
     if isinstance(value, dict) and origin in _MAPPINGS and len(args) == 2:
         return {k: _coerce(args[1], v) for k, v in value.items()}
     return value
@@ -279,6 +283,7 @@ class FunctionTool:
 
     @property
     def name(self) -> str:
+        """The tool name the model calls."""
         return self.spec.name
 
     @property
@@ -293,6 +298,7 @@ class FunctionTool:
         return {k: _coerce(self.hints[k], v) if k in self.hints else v for k, v in raw.items()}
 
     def __call__(self, **arguments: Any) -> Any:
+        """Call the function with the model's arguments, converted (see `arguments`)."""
         return self.func(**self.arguments(arguments))
 
 

@@ -101,6 +101,7 @@ class ToolLoopLimitError(LLMError):
     """
 
     def __init__(self, message: str, loop: ToolLoopResult) -> None:
+        """`loop` is the transcript up to the reply that still asked for tools."""
         self.loop = loop
         super().__init__(message)
 

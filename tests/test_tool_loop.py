@@ -443,3 +443,24 @@ def test_bad_arguments_fail_before_sending(fake: FakeProviderServer, ctx: LLMCon
     with pytest.raises(LLMInputError, match="max_turns"):
         llm.run_tools_sync(ASK, tools=[print], max_turns=0)
     assert fake.requests == []
+
+
+def test_tuples_and_sets_round_trip() -> None:
+    seen: list[Any] = []
+
+    def place(at: tuple[int, float], tags: tuple[str, ...], ids: set[int]) -> None:
+        """Place a marker."""
+        seen.extend((at, tags, ids))
+
+    tool = function_tool(place)
+    props = tool.spec.parameters["properties"]
+    assert props["at"] == {
+        "type": "array",
+        "items": {"anyOf": [{"type": "integer"}, {"type": "number"}]},
+        "minItems": 2,
+        "maxItems": 2,
+    }
+    assert props["tags"] == {"type": "array", "items": {"type": "string"}}
+    tool(at=[1, 2], tags=["a"], ids=[3, 3, 4])
+    assert seen == [(1, 2.0), ("a",), {3, 4}]
+    assert isinstance(seen[0][1], float)

@@ -25,6 +25,7 @@ examples:
 
 
 def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
+    """Register `chat` on the command parser."""
     parser = commands.add_parser(
         "chat",
         help=HELP,

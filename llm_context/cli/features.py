@@ -118,6 +118,7 @@ def defaults_table() -> Table:
 
 
 def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
+    """Register `providers` on the command parser."""
     parser = commands.add_parser(
         "providers",
         help="the provider-by-feature table and provider defaults",

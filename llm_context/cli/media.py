@@ -42,6 +42,7 @@ examples:
 
 
 def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
+    """Register `embed`, `image` and `raw` on the command parser."""
     raw_format = argparse.RawDescriptionHelpFormatter
     embed = commands.add_parser(
         "embed",

@@ -31,6 +31,7 @@ Profiles come from --profiles FILE, $LLM_CONTEXT_PROFILES, ./profiles.yaml,
 
 
 def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
+    """Register `profiles list|show|check` on the command parser."""
     parser = commands.add_parser(
         "profiles",
         help="list, show and check profiles (keys masked)",
