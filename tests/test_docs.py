@@ -334,3 +334,13 @@ def test_directive_parser() -> None:
     )
     assert output.expect_output and output.code == "1\n"
     assert skipped.skip == "(needs a real key)"
+
+
+def test_the_pytest_plugin_is_an_installed_entry_point() -> None:
+    from importlib.metadata import entry_points
+
+    found = [ep for ep in entry_points(group="pytest11") if ep.value.startswith("llm_context")]
+    # Named after the module, so a conftest that also lists it registers it only once.
+    assert [(ep.name, ep.value) for ep in found] == [
+        ("llm_context.testing.pytest_plugin", "llm_context.testing.pytest_plugin")
+    ]

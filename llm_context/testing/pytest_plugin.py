@@ -1,7 +1,9 @@
 """pytest fixtures for testing an app that uses llm_context, offline, through the real SDKs.
 
-Installed with the package (entry point `pytest11: llm_context`), so the fixtures are there
-in every test without a conftest.py line; `pytest -p no:llm_context` turns them off.
+Installed with the package (a `pytest11` entry point named after this module), so the
+fixtures are there in every test without a conftest.py line; listing this module in
+`pytest_plugins` as well does no harm. `pytest -p no:llm_context.testing.pytest_plugin`
+turns them off.
 
 - `fake_llm`: a running `FakeProviderServer`; script replies with `fake_llm.script(...)`,
   read what was sent with `fake_llm.requests` / `fake_llm.last_request`.
