@@ -1,4 +1,5 @@
-"""LLMContext: profiles, one cached client per profile, the thread pool behind the async API.
+"""LLMContext: profiles, one cached client per profile, the thread pool behind the async API,
+and the state calls share: rate limiters, usage metering and the clock.
 
 The module-level `context` is a default `LLMContext()` that loads its profiles lazily.
 """
@@ -7,12 +8,16 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from .client import LLMClient
+from .clock import Clock, SystemClock
+from .metering import Meter, UsageCallback, UsageReport
 from .providers.registry import Provider
+from .ratelimit import LimiterStats, RateLimiter, RateLimiters
+from .settings import Profile
 
 if TYPE_CHECKING:
     from .profiles import ProfileStore
@@ -30,6 +35,7 @@ class LLMContext:
 
     `profiles` is a path to a YAML file, a mapping of the same shape, or None to search
     (`$LLM_CONTEXT_PROFILES`, `./profiles.yaml`, the user config dir, then the environment).
+    `clock` is what retries and rate limits wait on (a `FakeClock` in tests).
     """
 
     def __init__(
@@ -37,9 +43,15 @@ class LLMContext:
         profiles: str | os.PathLike[str] | Mapping[str, Any] | None = None,
         *,
         max_workers: int | None = None,
+        clock: Clock | None = None,
     ) -> None:
         if max_workers is not None and (not isinstance(max_workers, int) or max_workers < 1):
             raise ValueError("max_workers must be a positive int")
+        if clock is not None and not isinstance(clock, Clock):
+            raise TypeError("clock must have monotonic(), sleep() and sleep_async()")
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._meter = Meter()
+        self._limiters = RateLimiters(self._clock)
         self._source = profiles
         self._max_workers = max_workers or DEFAULT_MAX_WORKERS
         self._store: ProfileStore | None = None
@@ -61,6 +73,37 @@ class LLMContext:
 
                     self._store = ProfileStore(self._source)
         return self._store
+
+    @property
+    def clock(self) -> Clock:
+        """What retries and rate limits wait on."""
+        return self._clock
+
+    @property
+    def meter(self) -> Meter:
+        return self._meter
+
+    def limiter_for(self, profile: Profile) -> RateLimiter | None:
+        """The rate limiter a profile's calls wait on (shared by its `group`); None if none."""
+        return self._limiters.for_profile(profile.name, profile.rate_limit)
+
+    def rate_limit_stats(self, profile: str | None = None) -> LimiterStats | None:
+        """What the profile's rate limiter has done (None when the profile has no limits)."""
+        limiter = self._limiters.get(self.llm(profile).profile.name)
+        return limiter.stats() if limiter is not None else None
+
+    def usage(self) -> UsageReport:
+        """Usage so far: totals overall and per profile, provider and model."""
+        return self._meter.report()
+
+    def on_usage(self, callback: UsageCallback) -> Callable[[], None]:
+        """Call `callback(record)` after every call (a `UsageRecord`); returns a function that
+        unsubscribes. A callback that raises is logged, never raised into the call."""
+        return self._meter.on_usage(callback)
+
+    def reset_usage(self) -> None:
+        """Start the usage totals over."""
+        self._meter.reset()
 
     def executor(self) -> Executor:
         """The thread pool that runs the async API's blocking calls."""

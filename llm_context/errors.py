@@ -159,16 +159,22 @@ def error_for_status(status: int) -> type[LLMProviderError]:
 
 # Key-shaped tokens that providers echo back in error bodies, plus `key=` URL parameters.
 _KEY_PATTERNS = (
-    re.compile(r"(?i)([?&](?:key|api[-_]?key)=)[^&\s\"']+"),
+    re.compile(r"(?i)([?&](?:key|api[-_]?key|access_token)=)[^&\s\"']+"),
     re.compile(r"\b(sk-(?:ant-|proj-|or-v1-)?)[A-Za-z0-9_\-]{8,}"),
     re.compile(r"\bAIza[0-9A-Za-z_\-]{20,}"),
+    # Echoed auth headers: `Authorization: Bearer …`, `x-api-key: …`, `"api-key": "…"`.
+    re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/\-]+=*"),
+    re.compile(r"(?i)\b((?:x-)?(?:goog-)?api[-_]?key[\"']?\s*[:=]\s*[\"']?)[^\s\"'&,;}]{4,}"),
+    # Credentials inside a URL: scheme://user:password@host.
+    re.compile(r"(://[^/\s:@]+:)[^/\s@]+(?=@)"),
 )
 
 
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     """`text` with every given secret and every key-shaped token replaced by `***`."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
+    # Longest first: a key that contains another must not be left half-replaced.
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        if len(secret) >= 4:
             text = text.replace(secret, "***")
     for pattern in _KEY_PATTERNS:
         text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + "***", text)

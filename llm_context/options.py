@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, get_args
 
 from .errors import LLMInputError, LLMUnsupportedFeatureError
@@ -17,6 +17,7 @@ from .messages import Message, TextPart, normalize_messages
 from .providers.base import Feature
 from .providers.registry import ProviderSpec
 from .request import ChatRequest, OutputSpec, ReasoningEffort
+from .retry import check_retry_override
 from .structured import build_output_spec, json_instruction
 from .tools import normalize_tool_choice, normalize_tools
 
@@ -35,6 +36,7 @@ _KNOWN = {
     "stop",
     "timeout",
     "repair_attempts",
+    "retry",
     *_PASSTHROUGH,
 }
 
@@ -52,6 +54,7 @@ class ChatPlan:
     validate_json: bool
     model_cls: type[Any] | None
     repair_attempts: int
+    retry: Mapping[str, Any] = field(default_factory=dict)  # per-call retry override, checked
 
 
 def _number(name: str, value: Any, low: float, high: float) -> float | None:
@@ -193,4 +196,5 @@ def build_chat_plan(
         timeout=timeout,
         extra=dict(extra),
     )
-    return ChatPlan(request, output, validate_json, model_cls, repair)
+    retry = check_retry_override(kw.get("retry"))
+    return ChatPlan(request, output, validate_json, model_cls, repair, retry)

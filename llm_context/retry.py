@@ -1,31 +1,45 @@
-"""One retry policy for every provider and operation, on `tenacity`.
+"""One retry policy for every provider and operation (chat, stream, embed, image, raw), on
+`tenacity`.
 
 Retried: rate limits, server errors and overloads (408 409 429 5xx 529), timeouts and
 connection failures. Never retried: the caller's own errors (400 401 403 404 422), output
 errors, and a stream that has already delivered text. The wait is exponential with jitter,
-or the provider's `Retry-After` when it sent one, capped by `max_backoff_s`; the total
-time spent waiting is bounded by `max_wait_s`.
+or the provider's `Retry-After` / `retry-after-ms` when it sent one, capped at
+`max_backoff_s`; attempts are bounded by `max_attempts` and the summed waits by
+`max_wait_s` (a wait that would pass it is not taken: the last error is raised instead).
+
+The policy is a step flow (see `steps`): it yields its backoffs as `Sleep` steps, so the
+async driver waits on the event loop and a fake clock can record every wait.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TypeVar
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, TypeVar
 
 import tenacity
 
 from .errors import (
     LLMConnectionError,
-    LLMProviderError,
+    LLMInputError,
     LLMRateLimitError,
     LLMServerError,
     LLMTimeoutError,
 )
 from .settings import RetrySettings
+from .steps import Sleep, Steps
+
+__all__ = [
+    "RetryPolicy",
+    "apply_retry_override",
+    "backoff_s",
+    "check_retry_override",
+    "is_retryable",
+]
 
 log = logging.getLogger("llm_context")
 
@@ -35,7 +49,7 @@ _RETRYABLE = (LLMRateLimitError, LLMServerError, LLMTimeoutError, LLMConnectionE
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """True for transient provider failures."""
+    """True for transient provider failures (status 408 409 429 5xx 529, timeouts, network)."""
     return isinstance(exc, _RETRYABLE)
 
 
@@ -44,68 +58,119 @@ def backoff_s(
 ) -> float:
     """How long to wait after failed attempt number `attempt` (1-based)."""
     hinted = getattr(exc, "retry_after", None)
-    if isinstance(hinted, (int, float)) and hinted >= 0:
+    if isinstance(hinted, (int, float)) and not isinstance(hinted, bool) and hinted >= 0:
         return float(min(hinted, settings.max_backoff_s))
     base = settings.initial_backoff_s * (2 ** (attempt - 1))
     wait = min(base, settings.max_backoff_s)
-    # Full jitter keeps many clients that failed together from retrying together.
+    # Jitter keeps many clients that failed together from retrying together.
     return rng.uniform(wait / 2, wait) if settings.jitter else wait
+
+
+# Per-call `retry={...}` keys and what each accepts: (type check, lowest value).
+_OVERRIDE_FIELDS = {f.name for f in fields(RetrySettings)}
+
+
+def check_retry_override(value: Any) -> Mapping[str, Any]:
+    """The per-call `retry=` option, validated: a mapping of RetrySettings fields (or a
+    RetrySettings). Raises `LLMInputError` naming the bad key."""
+    if value is None:
+        return {}
+    if isinstance(value, RetrySettings):
+        return {f: getattr(value, f) for f in _OVERRIDE_FIELDS}
+    if not isinstance(value, Mapping):
+        raise LLMInputError(
+            "retry must be a dict such as {'max_attempts': 5, 'max_wait_s': 30}, "
+            f"got {type(value).__name__}"
+        )
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if key not in _OVERRIDE_FIELDS:
+            raise LLMInputError(
+                f"unknown retry option {key!r}; known: {', '.join(sorted(_OVERRIDE_FIELDS))}"
+            )
+        if key == "jitter":
+            if not isinstance(item, bool):
+                raise LLMInputError("retry['jitter'] must be True or False")
+        elif key == "max_attempts":
+            if isinstance(item, bool) or not isinstance(item, int) or item < 1:
+                raise LLMInputError(f"retry['max_attempts'] must be an int >= 1, got {item!r}")
+        elif isinstance(item, bool) or not isinstance(item, (int, float)) or item < 0:
+            raise LLMInputError(f"retry[{key!r}] must be a number >= 0, got {item!r}")
+        out[key] = item
+    return out
+
+
+def apply_retry_override(settings: RetrySettings, override: Mapping[str, Any]) -> RetrySettings:
+    """The profile's settings with a (checked) per-call override on top."""
+    return replace(settings, **override) if override else settings
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Runs a blocking call under the profile's retry settings."""
+    """A profile's retry settings applied to one flow of attempts."""
 
     settings: RetrySettings
     provider: str
-    sleep: Callable[[float], None] = time.sleep
+    profile: str = ""
     rng: random.Random = field(default_factory=random.Random)
 
-    def call(
-        self, fn: Callable[[], T], on_retry: Callable[[BaseException, float], None] | None = None
-    ) -> T:
-        """`fn()` with retries; the last error is raised as it was."""
+    def steps(self, attempt: Callable[[int], Steps[T]]) -> Steps[T]:
+        """Run `attempt(n)` (a step flow) until it succeeds, fails for good or the budget is
+        spent; the last error is raised as it was."""
         settings = self.settings
-        waited = [0.0]
+        waits: dict[int, float] = {}
 
-        def wait(state: tenacity.RetryCallState) -> float:
-            exc = state.outcome.exception() if state.outcome else None
-            return backoff_s(state.attempt_number, exc, settings, self.rng)
+        def wait_after(state: tenacity.RetryCallState) -> float:
+            # Computed once per attempt: the wait that is checked is the wait that is slept.
+            number = state.attempt_number
+            if number not in waits:
+                exc = state.outcome.exception() if state.outcome else None
+                waits[number] = backoff_s(number, exc, settings, self.rng)
+            return waits[number]
 
         def stop(state: tenacity.RetryCallState) -> bool:
             if state.attempt_number >= settings.max_attempts:
                 return True
-            exc = state.outcome.exception() if state.outcome else None
-            upcoming = backoff_s(state.attempt_number, exc, settings, self.rng)
-            return waited[0] + upcoming > settings.max_wait_s
-
-        def before_sleep(state: tenacity.RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome else None
-            delay = state.next_action.sleep if state.next_action else 0.0
-            waited[0] += delay
-            status = getattr(exc, "status_code", None)
-            log.warning(
-                "retrying %s call in %.2fs after attempt %d failed (%s%s)",
-                self.provider,
-                delay,
-                state.attempt_number,
-                type(exc).__name__,
-                f", status {status}" if status else "",
-            )
-            if on_retry is not None and exc is not None:
-                on_retry(exc, delay)
+            waited = sum(waits.get(n, 0.0) for n in range(1, state.attempt_number))
+            return waited + wait_after(state) > settings.max_wait_s
 
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception(is_retryable),
             stop=stop,
-            wait=wait,
-            sleep=self.sleep,
-            before_sleep=before_sleep,
+            wait=wait_after,
+            before_sleep=self._log_retry,
             reraise=True,
         )
-        return retrying(fn)
+        state = tenacity.RetryCallState(retrying, fn=None, args=(), kwargs={})
+        while True:
+            if "idle_for" not in retrying.statistics:
+                retrying.begin()  # tenacity keeps its statistics per thread
+            action = retrying.iter(state)
+            if isinstance(action, tenacity.DoAttempt):
+                try:
+                    result = yield from attempt(state.attempt_number)
+                except Exception:  # judged by the policy; cancellation passes through
+                    state.set_exception(sys.exc_info())  # type: ignore[arg-type]
+                else:
+                    state.set_result(result)
+            elif isinstance(action, tenacity.DoSleep):
+                state.prepare_for_next_attempt()
+                yield Sleep(float(action))
+            else:
+                return action  # type: ignore[no-any-return]
 
-
-def status_retryable(exc: LLMProviderError) -> bool:
-    """For fallbacks: an outage or a transient failure that outlasted the retries."""
-    return is_retryable(exc)
+    def _log_retry(self, state: tenacity.RetryCallState) -> None:
+        # Provider, status and wait only: never the key, the prompt or the provider's text.
+        exc = state.outcome.exception() if state.outcome else None
+        delay = state.next_action.sleep if state.next_action else 0.0
+        status = getattr(exc, "status_code", None)
+        log.warning(
+            "retrying %s call%s in %.2fs: attempt %d of %d failed with %s%s",
+            self.provider,
+            f" (profile {self.profile})" if self.profile else "",
+            delay,
+            state.attempt_number,
+            self.settings.max_attempts,
+            type(exc).__name__,
+            f" (status {status})" if status else "",
+        )

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from llm_context import LLMContext
+from llm_context.clock import Clock, FakeClock
 from llm_context.providers.registry import PROVIDERS, Provider
 from llm_context.testing import FakeProviderServer
 
@@ -42,13 +43,22 @@ def fake(fake_server: FakeProviderServer) -> Iterator[FakeProviderServer]:
     assert not errors, f"the fake server's handlers crashed: {errors}"
 
 
-def make_context(fake: FakeProviderServer, **overrides: Any) -> LLMContext:
-    """A context whose seven profiles (named after their providers) point at `fake`."""
+def make_context(
+    fake: FakeProviderServer, *, clock: Clock | None = None, **overrides: Any
+) -> LLMContext:
+    """A context whose seven profiles (named after their providers) point at `fake`; with a
+    `clock` (a FakeClock), retries and rate limits wait on it instead of sleeping."""
     per_profile = {name: {"retry": FAST_RETRY, **overrides} for name in PROVIDERS_BY_NAME}
-    return LLMContext(fake.profiles(**per_profile))
+    return LLMContext(fake.profiles(**per_profile), clock=clock)
 
 
 PROVIDERS_BY_NAME = [p.value for p in Provider]
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    """Virtual time: every wait returns at once and is recorded in `fake_clock.sleeps`."""
+    return FakeClock()
 
 
 @pytest.fixture
