@@ -17,6 +17,7 @@ import pytest
 from llm_context import (
     Feature,
     LLMAuthenticationError,
+    LLMBadRequestError,
     LLMContext,
     LLMInputError,
     LLMRateLimitError,
@@ -39,6 +40,7 @@ from llm_context.testing import (
 )
 from llm_context.testing import server as fake_server_module
 from llm_context.testing.defaults import DEFAULT_JSON_OBJECT
+from llm_context.testing.routing import json_stream_flag
 
 from .conftest import FAST_RETRY
 
@@ -562,6 +564,135 @@ def test_streamed_parallel_tool_calls_stay_apart(ctx: LLMContext, fake: FakeProv
     assert len({c.id for c in result.tool_calls}) == 3
     assert all(c.id.startswith("toolu_") for c in result.tool_calls)
     assert result.finish_reason == "tool_calls"
+
+
+# ---- signed thinking carried into the next turn ----------------------------------------------
+
+CHECK_OSLO = (
+    Reply(
+        "Let me check.",
+        reasoning="I need the weather.",
+        tool_calls=(ToolCallReply("weather", {"city": "Oslo"}, id="toolu_1"),),
+    ),
+    Reply("Sunny in Oslo."),
+)
+TOOL_USE = {"type": "tool_use", "id": "toolu_1", "name": "weather", "input": {"city": "Oslo"}}
+OSLO = [{"role": "user", "content": "Weather in Oslo?"}]
+SUNNY = {"role": "tool", "tool_call_id": "toolu_1", "content": "18C and sunny"}
+
+
+def ask(llm: Any, messages: list[dict[str, Any]], stream: bool) -> Any:
+    """One turn with thinking on (budget form on MODEL), streamed or not."""
+    chat = llm.chat_stream_sync if stream else llm.chat_sync
+    return chat(messages, tools=[WEATHER], reasoning_effort="low")
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["chat", "stream"])
+def test_thinking_blocks_travel_to_the_next_turn(
+    ctx: LLMContext, fake: FakeProviderServer, stream: bool
+) -> None:
+    llm = ctx.llm("anthropic")
+    fake.script(*CHECK_OSLO)
+    first = ask(llm, list(OSLO), stream)
+    block = {"type": "thinking", "thinking": "I need the weather.", "signature": "sig_fake_1"}
+    assert first.reasoning == "I need the weather."
+    assert first.provider_state == {"anthropic": {"thinking": [block]}}
+    messages = [*OSLO, first.to_message(), SUNNY]
+    assert ask(llm, messages, stream).text == "Sunny in Oslo."
+    turns = sent(fake)["messages"]
+    # Unchanged and first: before the text and the tool_use it led to.
+    assert turns[1] == {
+        "role": "assistant",
+        "content": [block, {"type": "text", "text": "Let me check."}, TOOL_USE],
+    }
+    assert json.loads(json.dumps(first.to_message())) == first.to_message()  # JSON-able
+
+
+def test_dropping_the_thinking_is_the_apis_400(ctx: LLMContext, fake: FakeProviderServer) -> None:
+    """Why to_message() matters: a hand-built assistant turn loses the signed thinking, and
+    with thinking on the API refuses the continuation."""
+    llm = ctx.llm("anthropic")
+    fake.script(*CHECK_OSLO)
+    first = ask(llm, list(OSLO), False)
+    by_hand = {
+        "role": "assistant",
+        "content": first.text,
+        "tool_calls": [c.to_message_dict() for c in first.tool_calls],
+    }
+    with pytest.raises(LLMBadRequestError) as info:
+        ask(llm, [*OSLO, by_hand, SUNNY], False)
+    assert not isinstance(info.value, LLMInputError)  # it was sent, and the API said no
+    assert "messages.1.content.0.type: Expected `thinking`" in str(info.value)
+    assert len(fake.requests) == 2
+    # Without thinking the API has no such rule. (The refused request used up its reply.)
+    fake.script(Reply("Sunny in Oslo."))
+    reply = llm.chat_sync([*OSLO, by_hand, SUNNY], tools=[WEATHER], reasoning_effort="none")
+    assert reply.text == "Sunny in Oslo."
+
+
+def _redacting(exchange: Exchange) -> None:
+    """The scripted reply with its thinking redacted (a Reply cannot script that)."""
+    reply = exchange.scripted(Reply) or Reply("ok")
+    blocks = wire_anthropic.reply_blocks(exchange, reply)
+    if blocks[0]["type"] == "thinking":
+        blocks[0] = {"type": "redacted_thinking", "data": "ENCRYPTED=="}
+    wire_anthropic.respond(exchange, reply, blocks)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["chat", "stream"])
+def test_redacted_thinking_passes_through(stream: bool) -> None:
+    route = Route(
+        "POST",
+        r"/v1/messages",
+        "anthropic",
+        "chat",
+        _redacting,
+        wire_anthropic.error_body,
+        streams=json_stream_flag,
+    )
+    with FakeProviderServer(routes=(route,)) as server, LLMContext(profiles(server)) as context:
+        server.script(*CHECK_OSLO)
+        llm = context.llm("anthropic")
+        first = ask(llm, list(OSLO), stream)
+        redacted = {"type": "redacted_thinking", "data": "ENCRYPTED=="}
+        assert first.reasoning is None
+        assert first.provider_state == {"anthropic": {"thinking": [redacted]}}
+        assert ask(llm, [*OSLO, first.to_message(), SUNNY], stream).text == "Sunny in Oslo."
+        body = server.last_request.json
+        assert body["messages"][1]["content"][0] == redacted
+        assert not server.errors
+
+
+def test_other_providers_state_is_ignored(ctx: LLMContext, fake: FakeProviderServer) -> None:
+    fake.script(Reply("ok"))
+    call = {"id": "toolu_1", "type": "function", "function": {"name": "weather", "arguments": "{}"}}
+    assistant = {"role": "assistant", "tool_calls": [call], "provider_state": {"google": [1]}}
+    ctx.llm("anthropic").chat_sync([*OSLO, assistant, SUNNY], tools=[WEATHER])
+    assert sent(fake)["messages"][1]["content"] == [
+        {"type": "tool_use", "id": "toolu_1", "name": "weather", "input": {}}
+    ]
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        "not a dict",
+        {"thinking": "not a list"},
+        {"thinking": ["not a dict"]},
+        {"thinking": [{"type": "thinking", "thinking": "no signature"}]},
+        {"thinking": [{"type": "thinking", "thinking": "t", "signature": 7}]},
+        {"thinking": [{"type": "redacted_thinking"}]},
+        {"thinking": [{"type": "text", "text": "not thinking"}]},
+    ],
+)
+def test_malformed_provider_state_is_refused_before_sending(
+    ctx: LLMContext, fake: FakeProviderServer, state: Any
+) -> None:
+    call = {"id": "toolu_1", "type": "function", "function": {"name": "weather", "arguments": "{}"}}
+    assistant = {"role": "assistant", "tool_calls": [call], "provider_state": {"anthropic": state}}
+    with pytest.raises(LLMInputError, match=r"messages\[1\]\.provider_state\['anthropic'\]"):
+        ask(ctx.llm("anthropic"), [*OSLO, assistant, SUNNY], False)
+    assert fake.requests == []
 
 
 def test_cut_stream_raises_with_partial_text(ctx: LLMContext, fake: FakeProviderServer) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 from ..errors import LLMProviderError, error_for_status
 from ..results import ChatResult, Usage, make_usage
 from ..streaming import (
+    ProviderState,
     ReasoningDelta,
     StreamEnd,
     StreamEvent,
@@ -81,22 +82,39 @@ def parse_usage(usage: Any, earlier: Any = None) -> Usage:
     )
 
 
+def thinking_state(blocks: list[dict[str, str]]) -> dict[str, Any] | None:
+    """The provider state that carries signed thinking blocks into the next turn (None if none):
+    the API wants them back, unchanged, before the tool_use blocks they led to."""
+    return {PROVIDER: {"thinking": blocks}} if blocks else None
+
+
+def thinking_block(block: Any) -> dict[str, str]:
+    """A thinking / redacted_thinking block as the plain dict the API takes back."""
+    if block.type == "redacted_thinking":
+        return {"type": "redacted_thinking", "data": block.data}
+    return {"type": "thinking", "thinking": block.thinking, "signature": block.signature}
+
+
 def parse_response(message: Any) -> ChatResult:
-    """A `Message` -> `ChatResult`: text, thinking (as reasoning), tool calls, usage."""
+    """A `Message` -> `ChatResult`: text, thinking (as reasoning, and signed in
+    provider_state), tool calls, usage."""
     texts: list[str] = []
     reasoning: list[str] = []
+    thinking: list[dict[str, str]] = []
     calls: list[ToolCall] = []
     for block in message.content:
         kind = block.type
         if kind == "text":
             texts.append(block.text)
-        elif kind == "thinking":
-            reasoning.append(block.thinking)
+        elif kind in ("thinking", "redacted_thinking"):
+            thinking.append(thinking_block(block))
+            if kind == "thinking":
+                reasoning.append(block.thinking)
         elif kind == "tool_use":
             calls.append(
                 ToolCall(block.id, block.name, parse_arguments(block.input, tool_name=block.name))
             )
-        # redacted_thinking is opaque; server-tool blocks never come (we send no server tools).
+        # Server-tool blocks never come (we send no server tools).
     return ChatResult(
         "".join(texts),
         parse_usage(message.usage),
@@ -105,15 +123,18 @@ def parse_response(message: Any) -> ChatResult:
         model=message.model,
         reasoning="".join(reasoning) or None,
         raw=message,
+        provider_state=thinking_state(thinking),
     )
 
 
 class StreamParser:
     """Stream events -> ours. Keeps what the terminal event needs from earlier ones: the
-    input usage of `message_start` and the stop reason and output usage of `message_delta`.
+    input usage of `message_start`, the stop reason and output usage of `message_delta`, and
+    the thinking blocks (text and signature arrive in deltas), sent as one `ProviderState`.
     Tool calls are keyed by content-block index, so parallel calls stay apart."""
 
     def __init__(self) -> None:
+        self.thinking: dict[int, dict[str, str]] = {}  # by content-block index
         self.model: str | None = None
         self.first_usage: Any = None
         self.usage: Usage | None = None
@@ -133,25 +154,39 @@ class StreamParser:
                 yield ToolCallDelta(event.index, id=block.id, name=block.name)
             elif block.type == "text" and block.text:
                 yield TextDelta(block.text)
-            elif block.type == "thinking" and block.thinking:
-                yield ReasoningDelta(block.thinking)
+            elif block.type in ("thinking", "redacted_thinking"):
+                self.thinking[event.index] = thinking_block(block)
+                if block.type == "thinking" and block.thinking:
+                    yield ReasoningDelta(block.thinking)
         elif kind == "content_block_delta":
             delta = event.delta
             if delta.type == "text_delta":
                 yield TextDelta(delta.text)
             elif delta.type == "thinking_delta":
+                self._thinking(event.index)["thinking"] += delta.thinking
                 yield ReasoningDelta(delta.thinking)
+            elif delta.type == "signature_delta":
+                self._thinking(event.index)["signature"] += delta.signature
             elif delta.type == "input_json_delta":
                 yield ToolCallDelta(event.index, arguments=delta.partial_json)
-            # signature_delta and citations_delta carry nothing we report.
+            # citations_delta carries nothing we report.
         elif kind == "message_delta":
             self.stop_reason = event.delta.stop_reason
             self.usage = parse_usage(event.usage, self.first_usage)
             self.last_delta = event
         elif kind == "message_stop":
+            state = thinking_state([self.thinking[i] for i in sorted(self.thinking)])
+            if state is not None:
+                yield ProviderState(state)
             yield StreamEnd(
                 finish_reason(self.stop_reason), self.usage, self.model, self.last_delta
             )
+
+    def _thinking(self, index: int) -> dict[str, str]:
+        """The thinking block being streamed at `index` (a delta without its start opens one)."""
+        return self.thinking.setdefault(
+            index, {"type": "thinking", "thinking": "", "signature": ""}
+        )
 
 
 def stream_error(exc: Any) -> LLMProviderError:

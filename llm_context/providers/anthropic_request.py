@@ -1,7 +1,8 @@
 """Anthropic Messages API, the request side: a `ChatRequest` -> `client.messages.create` kwargs.
 
 System and developer texts go to the top-level `system`; the other turns become content
-blocks in strictly alternating user / assistant turns (tool results travel in user turns);
+blocks in strictly alternating user / assistant turns (tool results travel in user turns, and
+an assistant turn opens with the signed thinking blocks its reply left in `provider_state`);
 reasoning effort becomes adaptive thinking + `output_config.effort` or a `budget_tokens`
 thinking budget, per model family (`THINKING_RULES`).
 """
@@ -195,6 +196,44 @@ def content_blocks(message: Message) -> list[dict[str, Any]]:
     return blocks
 
 
+# Signed thinking block type -> its string fields, which the API wants back unchanged.
+THINKING_FIELDS: dict[str, tuple[str, ...]] = {
+    "thinking": ("thinking", "signature"),
+    "redacted_thinking": ("data",),
+}
+THINKING_SHAPE = (
+    "{'type': 'thinking', 'thinking': ..., 'signature': ...} or "
+    "{'type': 'redacted_thinking', 'data': ...}"
+)
+
+
+def thinking_blocks(index: int, message: Message) -> list[dict[str, Any]]:
+    """The signed thinking blocks an earlier reply left in this message's provider_state
+    (other providers' keys ignored). A malformed state raises: it is never sent."""
+    state = message.provider_state.get(PROVIDER)
+    if state is None:
+        return []
+    where = f"messages[{index}].provider_state[{PROVIDER!r}]"
+    blocks = state.get("thinking", ()) if isinstance(state, Mapping) else None
+    if not isinstance(blocks, (list, tuple)):
+        raise LLMInputError(
+            f"{where} must be {{'thinking': [blocks]}}; append result.to_message() unchanged",
+            provider=PROVIDER,
+        )
+    out: list[dict[str, Any]] = []
+    for j, block in enumerate(blocks):
+        kind = block.get("type") if isinstance(block, Mapping) else None
+        fields = THINKING_FIELDS.get(kind) if isinstance(kind, str) else None
+        if fields is None or not all(isinstance(block.get(name), str) for name in fields):
+            raise LLMInputError(
+                f"{where}['thinking'][{j}] must be {THINKING_SHAPE}; "
+                "append result.to_message() unchanged",
+                provider=PROVIDER,
+            )
+        out.append({"type": kind, **{name: block[name] for name in fields}})
+    return out
+
+
 def tool_result_block(message: Message) -> dict[str, Any]:
     block: dict[str, Any] = {"type": "tool_result", "tool_use_id": message.tool_call_id}
     if message.text:
@@ -202,17 +241,21 @@ def tool_result_block(message: Message) -> dict[str, Any]:
     return block
 
 
+LEADING_BLOCKS = ("tool_result", *THINKING_FIELDS)
+
+
 def turns(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
     """Non-system messages as alternating turns: same-role neighbours merged into one."""
     out: list[dict[str, Any]] = []
-    for message in messages:
+    for index, message in enumerate(messages):
         match message.role:
             case "system" | "developer":
                 continue  # top-level `system`
             case "user":
                 role, blocks = "user", content_blocks(message)
             case "assistant":
-                role, blocks = "assistant", content_blocks(message)
+                role = "assistant"
+                blocks = thinking_blocks(index, message) + content_blocks(message)
             case "tool":
                 role, blocks = "user", [tool_result_block(message)]
             case _:
@@ -224,8 +267,9 @@ def turns(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
         else:
             out.append({"role": role, "content": blocks})
     for turn in out:
-        # Tool results must open the user turn that answers the calls (stable sort).
-        turn["content"].sort(key=lambda block: block["type"] != "tool_result")
+        # Tool results must open the user turn that answers the calls, and thinking blocks
+        # the assistant turn (stable sort: merged turns keep their order otherwise).
+        turn["content"].sort(key=lambda block: block["type"] not in LEADING_BLOCKS)
     return out
 
 

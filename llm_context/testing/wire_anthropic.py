@@ -3,7 +3,8 @@
 Shapes follow the `anthropic` SDK's own types (`types/message.py`, `raw_message_stream_event.py`,
 `usage.py`): the tests parse every answer with the SDK's strict response validation on.
 Usage is split the way Anthropic reports it: a scripted `UsageReply.input_tokens` is the whole
-prompt, sent as `input_tokens` (uncached) plus `cache_read_input_tokens` (cached).
+prompt, sent as `input_tokens` (uncached) plus `cache_read_input_tokens` (cached). Like the
+API, a thinking request that answers tool calls whose turn lost its thinking block is a 400.
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ def _usage(reply: Reply, *, final: bool = True) -> dict[str, Any]:
     return out
 
 
-def _blocks(exchange: Exchange, reply: Reply) -> list[dict[str, Any]]:
+def reply_blocks(exchange: Exchange, reply: Reply) -> list[dict[str, Any]]:
     """The finished content: thinking, text, then one tool_use block per call."""
     seq = exchange.seq
     blocks: list[dict[str, Any]] = []
@@ -138,19 +139,65 @@ def _message(
     }
 
 
+# ---- the API's own checks -----------------------------------------------------------------
+
+_THINKING_BLOCKS = ("thinking", "redacted_thinking")
+_THINKING_ON = ("enabled", "adaptive")
+
+
+def _block_types(message: Any) -> list[str]:
+    content = message.get("content") if isinstance(message, dict) else None
+    if isinstance(content, str):
+        return ["text"]
+    blocks = content if isinstance(content, list) else []
+    return [str(b.get("type")) for b in blocks if isinstance(b, dict)]
+
+
+def _missing_thinking(body: dict[str, Any]) -> str | None:
+    """The API's 400 when thinking is on and the assistant turn whose tool calls the last user
+    turn answers does not open with its (signed) thinking block, else None."""
+    if (body.get("thinking") or {}).get("type") not in _THINKING_ON:
+        return None
+    turns = body.get("messages") or []
+    if len(turns) < 2 or "tool_result" not in _block_types(turns[-1]):
+        return None
+    index = len(turns) - 2
+    found = (_block_types(turns[index]) or ["nothing"])[0]
+    if found in _THINKING_BLOCKS:
+        return None
+    return (
+        f"messages.{index}.content.0.type: Expected `thinking` or `redacted_thinking`, but found "
+        f"`{found}`. When `thinking` is enabled, a final `assistant` message must start with a "
+        "thinking block (preceeding the lastmost set of `tool_use` and `tool_result` blocks). "
+        "We recommend you include thinking blocks from previous turns. To avoid this "
+        "requirement, disable `thinking`. Please consult our documentation at "
+        "https://docs.claude.com/en/docs/build-with-claude/extended-thinking"
+    )
+
+
 def messages(exchange: Exchange) -> None:
-    """`POST /v1/messages`: a Message, or its event stream."""
+    """`POST /v1/messages`: a Message, or its event stream (or the API's 400)."""
+    refusal = _missing_thinking(exchange.body)
+    if refusal is not None:
+        exchange.send_error(400, refusal)
+        return
     reply = exchange.scripted(Reply) or _default_reply(exchange)
+    respond(exchange, reply, reply_blocks(exchange, reply))
+
+
+def respond(exchange: Exchange, reply: Reply, content: list[dict[str, Any]]) -> None:
+    """Answer with these content blocks, as a Message or its event stream (a test's own route
+    uses it for blocks a `Reply` cannot script, such as redacted_thinking)."""
     if exchange.request.stream:
-        _stream_message(exchange, reply)
+        _stream_message(exchange, reply, content)
     else:
-        exchange.send_json(_message(exchange, reply, _blocks(exchange, reply), done=True))
+        exchange.send_json(_message(exchange, reply, content, done=True))
 
 
 # ---- the event stream ------------------------------------------------------------------
 
 
-def _stream_message(exchange: Exchange, reply: Reply) -> None:
+def _stream_message(exchange: Exchange, reply: Reply, content: list[dict[str, Any]]) -> None:
     start: dict[str, Any]
 
     def emit(kind: str, **fields: Any) -> None:
@@ -160,9 +207,11 @@ def _stream_message(exchange: Exchange, reply: Reply) -> None:
     emit("message_start", message=_message(exchange, reply, [], done=False))
     emit("ping")
     sent_text = False
-    for index, block in enumerate(_blocks(exchange, reply)):
+    for index, block in enumerate(content):
         kind = block["type"]
-        if kind == "thinking":
+        if kind == "redacted_thinking":
+            emit("content_block_start", index=index, content_block=block)  # opaque: arrives whole
+        elif kind == "thinking":
             start = {"type": "thinking", "thinking": "", "signature": ""}
             emit("content_block_start", index=index, content_block=start)
             for piece in split_words(block["thinking"]):
