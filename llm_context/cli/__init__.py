@@ -7,6 +7,7 @@ line on stderr and exit non-zero; a traceback means a bug.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -78,6 +79,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 failed, 2 usage, 130 ^C)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    # Retry and fallback notices (warnings) on stderr, marked as ours; a no-op if the host
+    # program configured logging already.
+    logging.basicConfig(format=f"{PROG}: %(message)s", level=logging.WARNING)
     if args.command is None:
         parser.print_help()
         return 2
