@@ -2,33 +2,77 @@
 
 from llm_context import context
 text, usage = context.llm().chat_sync([{"role": "user", "content": "Hello"}])
+
+Public names load on first use (PEP 562), so `import llm_context` stays cheap: an app pays
+for the client stack when it touches it, and never for a provider SDK it does not call.
 """
 
-from .client import LLMClient
-from .context import LLMContext, context
-from .errors import (
-    LLMAuthenticationError,
-    LLMBadRequestError,
-    LLMConfigError,
-    LLMConnectionError,
-    LLMError,
-    LLMInputError,
-    LLMOutputError,
-    LLMProviderError,
-    LLMRateLimitError,
-    LLMServerError,
-    LLMStreamError,
-    LLMTimeoutError,
-    LLMUnsupportedFeatureError,
-)
-from .providers.base import Feature
-from .providers.registry import Provider
-from .results import ChatResult, EmbeddingResult, GeneratedImage, ImageGenerationResult, Usage
-from .settings import Profile
-from .stream import AsyncChatStream, ChatStream
-from .tools import ToolCall
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+
+TYPE_CHECKING = False  # what mypy reads as typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .client import LLMClient
+    from .context import LLMContext, context
+    from .errors import (
+        LLMAuthenticationError,
+        LLMBadRequestError,
+        LLMConfigError,
+        LLMConnectionError,
+        LLMError,
+        LLMInputError,
+        LLMOutputError,
+        LLMProviderError,
+        LLMRateLimitError,
+        LLMServerError,
+        LLMStreamError,
+        LLMTimeoutError,
+        LLMUnsupportedFeatureError,
+    )
+    from .providers.base import Feature
+    from .providers.registry import Provider
+    from .results import ChatResult, EmbeddingResult, GeneratedImage, ImageGenerationResult, Usage
+    from .settings import Profile
+    from .stream import AsyncChatStream, ChatStream
+    from .tools import ToolCall
 
 __version__ = "0.1.0"
+
+# Public name -> the submodule defining it (imported on first access).
+_LAZY = {
+    "AsyncChatStream": ".stream",
+    "ChatResult": ".results",
+    "ChatStream": ".stream",
+    "EmbeddingResult": ".results",
+    "Feature": ".providers.base",
+    "GeneratedImage": ".results",
+    "ImageGenerationResult": ".results",
+    "LLMAuthenticationError": ".errors",
+    "LLMBadRequestError": ".errors",
+    "LLMClient": ".client",
+    "LLMConfigError": ".errors",
+    "LLMConnectionError": ".errors",
+    "LLMContext": ".context",
+    "LLMError": ".errors",
+    "LLMInputError": ".errors",
+    "LLMOutputError": ".errors",
+    "LLMProviderError": ".errors",
+    "LLMRateLimitError": ".errors",
+    "LLMServerError": ".errors",
+    "LLMStreamError": ".errors",
+    "LLMTimeoutError": ".errors",
+    "LLMUnsupportedFeatureError": ".errors",
+    "Profile": ".settings",
+    "Provider": ".providers.registry",
+    "ToolCall": ".tools",
+    "Usage": ".results",
+    "context": ".context",
+}
 
 __all__ = [
     "AsyncChatStream",
@@ -60,3 +104,38 @@ __all__ = [
     "__version__",
     "context",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
+
+class _Package(types.ModuleType):
+    """Keeps `llm_context.context` the default `LLMContext`: importing the submodule of the
+    same name makes the import system bind the module there, which this setter ignores."""
+
+    @property
+    def context(self) -> LLMContext:
+        swapped: LLMContext | None = self.__dict__.get("_default_context")
+        if swapped is not None:
+            return swapped
+        from .context import context
+
+        return context
+
+    @context.setter
+    def context(self, value: Any) -> None:
+        if not isinstance(value, types.ModuleType):
+            self.__dict__["_default_context"] = value  # a test or an app swapping it
+
+
+sys.modules[__name__].__class__ = _Package

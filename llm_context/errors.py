@@ -23,7 +23,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterable, Mapping
-from email.utils import parsedate_to_datetime
 
 __all__ = [
     "LLMAuthenticationError",
@@ -200,6 +199,8 @@ def retry_after_s(headers: Mapping[str, str] | None, *, now: float | None = None
         return max(0.0, float(value))
     except ValueError:
         pass
+    from email.utils import parsedate_to_datetime  # rare, and email.utils costs ~5 ms
+
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
