@@ -1,0 +1,103 @@
+"""Async throughput: many `await chat(...)` calls at fixed concurrency against a server with
+fixed latency, vs the SDK's native async client; and a sweep of our thread-pool size."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from llm_context import LLMContext
+from llm_context.testing import Reply
+
+from .config import BenchConfig
+from .server import ServerProcess
+from .stats import median, ratio
+from .subjects import Subject
+
+__all__ = ["measure_throughput"]
+
+AsyncCall = Callable[[], Awaitable[object]]
+
+
+async def _drive(call: AsyncCall, total: int, concurrency: int) -> float:
+    """Requests per second for `total` calls made by `concurrency` workers."""
+    remaining = total
+
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            await call()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return total / (time.perf_counter() - start)
+
+
+def _rps(
+    server: ServerProcess,
+    make: Callable[[], tuple[AsyncCall, Callable[[], Awaitable[None]]]],
+    total: int,
+    concurrency: int,
+    reply: Reply,
+) -> float:
+    """One timed run in a fresh event loop, after a warm-up round at the same concurrency."""
+
+    async def run() -> float:
+        call, close = make()
+        try:
+            server.script(reply, concurrency + total)
+            await _drive(call, concurrency, concurrency)  # connections and threads ready
+            return await _drive(call, total, concurrency)
+        finally:
+            await close()
+
+    try:
+        return asyncio.run(run())
+    finally:
+        server.clear()
+
+
+def _ours(subject: Subject) -> Callable[[], tuple[AsyncCall, Callable[[], Awaitable[None]]]]:
+    async def nothing() -> None:
+        return None
+
+    return lambda: (subject.acall, nothing)
+
+
+def measure_throughput(
+    server: ServerProcess, subject: Subject, config: BenchConfig
+) -> dict[str, Any]:
+    """Requests/s of both sides at each concurrency (median of repeats, sides alternating),
+    and our requests/s per thread-pool size at each concurrency."""
+    reply = Reply("Hello! How can I help you today?", delay_s=config.async_latency_s)
+    ours: dict[int, list[float]] = {c: [] for c in config.async_concurrency}
+    native: dict[int, list[float]] = {c: [] for c in config.async_concurrency}
+    for repeat in range(config.async_repeats):
+        for c in config.async_concurrency:
+            sides = [(ours, _ours(subject)), (native, subject.sdk.make_async)]
+            for store, make in sides[:: -1 if repeat % 2 else 1]:
+                store[c].append(_rps(server, make, config.async_calls, c, reply))
+    out: dict[str, Any] = {
+        "provider": subject.provider,
+        "calls": config.async_calls,
+        "latency_ms": config.async_latency_s * 1000,
+    }
+    for c in config.async_concurrency:
+        out[f"c{c}"] = {
+            "ours_rps": round(median(ours[c]), 1),
+            "sdk_rps": round(median(native[c]), 1),
+            "ratio": ratio(median(ours[c]), median(native[c])),
+        }
+    sweep: dict[str, dict[str, float]] = {}
+    for size in config.pool_sizes:
+        with LLMContext(server.profiles, max_workers=size) as context:
+            sized = Subject(subject.provider, context.llm(subject.provider), subject.sdk)
+            sweep[str(size)] = {
+                f"c{c}": round(_rps(server, _ours(sized), config.async_calls, c, reply), 1)
+                for c in config.async_concurrency
+            }
+    out["pool_sweep_rps"] = sweep
+    return out
