@@ -18,33 +18,23 @@ import random
 import threading
 from collections.abc import Callable, Generator, Mapping, Sequence
 from concurrent.futures import Executor
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from .clock import Clock
-from .errors import LLMError, LLMInputError, LLMOutputError, LLMUnsupportedFeatureError, redact
+from .errors import LLMError, LLMInputError, LLMUnsupportedFeatureError, redact
 from .fallback import Candidate, with_fallbacks
-from .metering import Meter, Operation, Tally, make_record, metered, record_safely
+from .flows import chat_flow, embed_flow, image_flow, raw_flow
+from .metering import Meter
 from .options import ChatPlan, build_chat_plan
 from .providers.base import Adapter, Feature
 from .providers.registry import adapter_class
-from .ratelimit import RateLimiter, estimate_chat_tokens, estimate_text_tokens, tokens_used
-from .raw import send_raw
-from .request import ChatRequest, EmbedRequest, ImageRequest, InputImage
-from .results import ChatResult, EmbeddingResult, ImageGenerationResult, add_usage
-from .retry import RetryPolicy, apply_retry_override, check_retry_override
+from .ratelimit import RateLimiter
+from .results import ChatResult, EmbeddingResult, ImageGenerationResult
 from .settings import Profile
-from .steps import Acquire, Call, Permit, Steps, run_async, run_sync
+from .steps import Steps, run_async, run_sync
 from .stream import AsyncChatStream, ChatStream, DeltaCallback
-from .stream_flow import (
-    OpenedStream,
-    OpeningAsyncStream,
-    close_events,
-    guarded_events,
-    open_to_first_text,
-)
-from .streaming import StreamAccumulator, TextDelta
+from .stream_flow import OpenedStream, OpeningAsyncStream, open_flow, relay
 from .structured import parse_reply
 
 if TYPE_CHECKING:
@@ -75,58 +65,6 @@ class ClientHost(Protocol):
     def llm(self, profile: str | None = None) -> LLMClient: ...
 
 
-def _repair_messages(plan: ChatPlan, reply: str, error: LLMOutputError) -> ChatPlan:
-    """The conversation plus the bad reply and what was wrong with it."""
-    from dataclasses import replace
-
-    from .messages import Message, TextPart
-
-    feedback = (
-        "Your reply was not valid JSON for the requested format: "
-        + "; ".join(error.errors[:10])
-        + ". Reply again with only the corrected JSON."
-    )
-    messages = (
-        *plan.request.messages,
-        Message("assistant", (TextPart(reply),)),
-        Message("user", (TextPart(feedback),)),
-    )
-    return replace(plan, request=replace(plan.request, messages=messages))
-
-
-def _input_image(i: int, image: Any) -> InputImage:
-    if isinstance(image, InputImage):
-        return image
-    if isinstance(image, (bytes, bytearray)):
-        return InputImage(bytes(image))
-    if isinstance(image, str) and image.startswith("data:"):
-        import base64
-
-        header, _, payload = image.partition(",")
-        media = header[5:].split(";", 1)[0] or "image/png"
-        return InputImage(base64.b64decode(payload), media, f"image{i}.{media.split('/')[-1]}")
-    if isinstance(image, (str, Path)):
-        path = Path(image)
-        if not path.is_file():
-            raise LLMInputError(f"input_images[{i}]: no such file {str(path)!r}")
-        suffix = path.suffix.lower().lstrip(".") or "png"
-        media = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}.get(
-            suffix, "image/png"
-        )
-        return InputImage(path.read_bytes(), media, path.name)
-    raise LLMInputError(
-        f"input_images[{i}] must be bytes, a file path or a data URL, got {type(image).__name__}"
-    )
-
-
-def _timeout(value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise LLMInputError(f"timeout must be a number of seconds > 0, got {value!r}")
-    return float(value)
-
-
 def _plain_remote(url: str | None) -> str | None:
     """The host of an `http://` URL that is not this machine (keys sent there are readable)."""
     if not url:
@@ -141,10 +79,6 @@ def _plain_remote(url: str | None) -> str | None:
     except ValueError:
         pass  # a host name
     return host
-
-
-def _chat_tokens(result: ChatResult) -> int | None:
-    return tokens_used(result.usage)
 
 
 def _prompt_messages(prompt: str, system: str | None) -> list[dict[str, Any]]:
@@ -261,54 +195,6 @@ class LLMClient:
     async def _run_async(self, steps: Steps[T]) -> T:
         return await run_async(steps, self._host.clock, self._host.executor())
 
-    def _tally(self) -> Tally:
-        return Tally(started=self._host.clock.monotonic())
-
-    def _attempt(self, call: Call[T], tokens: int, tally: Tally) -> Steps[tuple[T, Permit | None]]:
-        """One request: wait for capacity, send. The permit is released on failure and handed
-        back on success (a stream holds it until it ends)."""
-        permit: Permit | None = None
-        if self._limiter is not None:
-            permit = yield Acquire(self._limiter, tokens)
-        tally.attempts += 1
-        tally.sent_at = permit.granted_at if permit is not None else self._host.clock.monotonic()
-        try:
-            result = yield call
-        except BaseException:
-            if permit is not None:
-                permit.release()
-            raise
-        return result, permit
-
-    def _policy(self, override: Mapping[str, Any]) -> RetryPolicy:
-        settings = apply_retry_override(self.profile.retry, override)
-        return RetryPolicy(settings, self.provider, self.profile.name, self._rng)
-
-    def _retried(
-        self,
-        call: Call[T],
-        tokens: int,
-        used: Callable[[T], int | None],
-        override: Mapping[str, Any],
-        tally: Tally,
-    ) -> Steps[T]:
-        """`call` under the retry policy, each attempt rate-limited; capacity is released
-        with the tokens really used."""
-
-        def attempt(number: int) -> Steps[T]:
-            result, permit = yield from self._attempt(call, tokens, tally)
-            if permit is not None:
-                permit.release(used(result))
-            return result
-
-        return self._policy(override).steps(attempt)
-
-    def _metered(
-        self, operation: Operation, model: str | None, tally: Tally, flow: Steps[T]
-    ) -> Steps[T]:
-        host = self._host
-        return metered(host.meter, host.clock, self.profile, operation, model, tally, flow)
-
     def _fallbacks(self, flow: Callable[[LLMClient], Steps[T]]) -> list[Candidate[T]]:
         """This profile's fallbacks, each validating the call for its own provider."""
         return [
@@ -362,38 +248,13 @@ class LLMClient:
             )
         return result.replace(parsed=parsed, profile=self.profile.name)
 
-    def _chat_flow(self, plan: ChatPlan) -> Steps[ChatResult]:
-        """Chat on this profile: rate limit, retries and JSON repair, metered."""
-        tally = self._tally()
-        return self._metered("chat", plan.request.model, tally, self._chat_repairs(plan, tally))
-
-    def _chat_repairs(self, plan: ChatPlan, tally: Tally) -> Steps[ChatResult]:
-        """Ask again with the validation errors, up to `repair_attempts` times; usage sums."""
-        current = plan
-        for attempt in range(plan.repair_attempts + 1):
-            request = current.request
-            call = self._chat_call(request)
-            tokens = estimate_chat_tokens(request)
-            result = yield from self._retried(call, tokens, _chat_tokens, plan.retry, tally)
-            tally.usage = add_usage(tally.usage, result.usage)
-            try:
-                return self._finish(plan, result).replace(usage=dict(tally.usage))
-            except LLMOutputError as exc:
-                if attempt == plan.repair_attempts:
-                    raise
-                current = _repair_messages(current, result.text, exc)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _chat_call(self, request: ChatRequest) -> Call[ChatResult]:
-        return Call(lambda: self._send(lambda adapter: adapter.chat(request)))
-
     def _chat_steps(self, messages: Any, **opts: Any) -> Steps[ChatResult]:
         plan = self._plan(messages, **opts)
         # A per-call model names the primary's model; each fallback keeps its own.
         rest = {k: v for k, v in opts.items() if k != "model"}
         return with_fallbacks(
-            (self.profile.name, lambda: self._chat_flow(plan)),
-            self._fallbacks(lambda c: c._chat_flow(c._plan(messages, **rest))),
+            (self.profile.name, lambda: chat_flow(self, plan)),
+            self._fallbacks(lambda c: chat_flow(c, c._plan(messages, **rest))),
         )
 
     def chat_sync(
@@ -448,83 +309,12 @@ class LLMClient:
         self._require(Feature.STREAM, plan.request.model)
         return plan
 
-    def _open_flow(self, plan: ChatPlan) -> Steps[OpenedStream]:
-        """Phase one on this profile: rate limit, open and read to the first text, retried.
-        A failure is metered here; a stream that opened is metered when its relay ends."""
-        tally = self._tally()
-        request = plan.request
-
-        def open_once() -> Any:
-            return self._guard(
-                lambda: open_to_first_text(lambda: self.adapter().stream(request), self.provider)
-            )
-
-        def opened() -> Steps[OpenedStream]:
-            call = Call(open_once, discard=lambda pair: close_events(pair[0]))
-            policy = self._policy(plan.retry)
-            tokens = estimate_chat_tokens(request)
-            (events, head), permit = yield from policy.steps(
-                lambda n: self._attempt(call, tokens, tally)
-            )
-            return OpenedStream(self, plan, events, head, permit, tally)
-
-        host = self._host
-        return metered(
-            host.meter,
-            host.clock,
-            self.profile,
-            "stream",
-            request.model,
-            tally,
-            opened(),
-            on_success=False,
-        )
-
-    def _relay(self, opened: OpenedStream) -> Generator[str, None, ChatResult]:
-        """Phase two: deltas to the caller; the permit is released and the call metered at
-        the end, however it ends."""
-        acc = StreamAccumulator(self.provider)
-        error: BaseException | None = None
-        try:
-            for event in opened.head:
-                acc.add(event)
-                if isinstance(event, TextDelta) and event.text:
-                    yield event.text
-            if acc.end is None:
-                for event in guarded_events(opened.events, acc, self._guard, self.provider):
-                    acc.add(event)
-                    if isinstance(event, TextDelta) and event.text:
-                        yield event.text
-            return self._finish(opened.plan, acc.result())
-        except GeneratorExit:
-            raise  # the caller stopped early: not an error
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            close_events(opened.events)
-            self._stream_ended(opened, acc, error)
-
-    def _stream_ended(
-        self, opened: OpenedStream, acc: StreamAccumulator, error: BaseException | None
-    ) -> None:
-        tally = opened.tally
-        tally.usage = add_usage(tally.usage, acc.usage)
-        if opened.permit is not None:
-            opened.permit.release(tokens_used(acc.usage))
-        host = self._host
-        model = opened.plan.request.model
-        now = host.clock.monotonic()
-        record_safely(
-            host.meter, lambda: make_record(self.profile, "stream", model, tally, now, error)
-        )
-
     def _stream_steps(self, messages: Any, **opts: Any) -> Steps[OpenedStream]:
         plan = self._stream_plan(messages, **opts)
         rest = {k: v for k, v in opts.items() if k != "model"}
         return with_fallbacks(
-            (self.profile.name, lambda: self._open_flow(plan)),
-            self._fallbacks(lambda c: c._open_flow(c._stream_plan(messages, **rest))),
+            (self.profile.name, lambda: open_flow(self, plan)),
+            self._fallbacks(lambda c: open_flow(c, c._stream_plan(messages, **rest))),
         )
 
     def stream_sync(self, messages: Sequence[Mapping[str, Any]], **opts: Any) -> ChatStream:
@@ -532,8 +322,7 @@ class LLMClient:
         steps = self._stream_steps(messages, **opts)
 
         def deltas() -> Generator[str, None, ChatResult]:
-            opened = self._run_sync(steps)
-            return (yield from opened.client._relay(opened))
+            return (yield from relay(self._run_sync(steps)))
 
         return ChatStream(deltas())
 
@@ -542,7 +331,7 @@ class LLMClient:
         steps = self._stream_steps(messages, **opts)
         return OpeningAsyncStream(
             lambda: self._run_async(steps),
-            lambda opened: ChatStream(opened.client._relay(opened)),
+            lambda opened: ChatStream(relay(opened)),
             self._host.executor(),
         )
 
@@ -578,54 +367,6 @@ class LLMClient:
 
     # -- embeddings, images, raw ------------------------------------------------------------
 
-    def _embed_steps(
-        self,
-        texts: str | Sequence[str],
-        model: str | None,
-        dimensions: int | None,
-        timeout: float | None,
-        retry: Any,
-    ) -> Steps[EmbeddingResult]:
-        items = [texts] if isinstance(texts, str) else texts
-        if isinstance(items, (bytes, Mapping)) or not isinstance(items, Sequence) or not items:
-            raise LLMInputError("texts must be a non-empty string or list of strings")
-        for i, text in enumerate(items):
-            if not isinstance(text, str) or not text:
-                raise LLMInputError(f"texts[{i}] must be a non-empty string")
-        if dimensions is not None and (
-            isinstance(dimensions, bool) or not isinstance(dimensions, int) or dimensions < 1
-        ):
-            raise LLMInputError("dimensions must be a positive int")
-        seconds = _timeout(timeout)
-        override = check_retry_override(retry)
-        name = self._model("embed", model)
-        self._require(Feature.EMBED, name)
-        size = self._spec.max_embed_batch
-        batches = [
-            EmbedRequest(name, tuple(items[start : start + size]), dimensions, seconds)
-            for start in range(0, len(items), size)
-        ]
-        tally = self._tally()
-
-        def run() -> Steps[EmbeddingResult]:
-            vectors: list[list[float]] = []
-            result_model: str | None = name
-            for request in batches:
-                call = self._embed_call(request)
-                tokens = estimate_text_tokens(request.texts)
-                part = yield from self._retried(
-                    call, tokens, lambda p: tokens_used(p.usage), override, tally
-                )
-                vectors.extend(part.vectors)
-                tally.usage = add_usage(tally.usage, part.usage)
-                result_model = part.model or result_model
-            return EmbeddingResult(vectors, dict(tally.usage), result_model)
-
-        return self._metered("embed", name, tally, run())
-
-    def _embed_call(self, request: EmbedRequest) -> Call[EmbeddingResult]:
-        return Call(lambda: self._send(lambda adapter: adapter.embed(request)))
-
     def embed_sync(
         self,
         texts: str | Sequence[str],
@@ -636,7 +377,7 @@ class LLMClient:
         retry: Mapping[str, Any] | None = None,
     ) -> EmbeddingResult:
         """Embed texts (batched to the provider's limit, order kept)."""
-        return self._run_sync(self._embed_steps(texts, model, dimensions, timeout, retry))
+        return self._run_sync(embed_flow(self, texts, model, dimensions, timeout, retry))
 
     async def embed(
         self,
@@ -648,42 +389,7 @@ class LLMClient:
         retry: Mapping[str, Any] | None = None,
     ) -> EmbeddingResult:
         """`embed_sync`, awaitable."""
-        return await self._run_async(self._embed_steps(texts, model, dimensions, timeout, retry))
-
-    def _image_steps(
-        self,
-        prompt: str,
-        model: str | None = None,
-        n: int = 1,
-        size: str | None = None,
-        quality: str | None = None,
-        input_images: Sequence[Any] | None = None,
-        timeout: float | None = None,
-        retry: Mapping[str, Any] | None = None,
-        **extra: Any,
-    ) -> Steps[ImageGenerationResult]:
-        if not isinstance(prompt, str) or not prompt:
-            raise LLMInputError("prompt must be a non-empty string")
-        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 10:
-            raise LLMInputError("n must be an int from 1 to 10")
-        seconds = _timeout(timeout)
-        override = check_retry_override(retry)
-        name = self._model("image", model)
-        images = tuple(_input_image(i, img) for i, img in enumerate(input_images or ()))
-        self._require(Feature.IMAGE_EDIT if images else Feature.IMAGE_GENERATION, name)
-        request = ImageRequest(name, prompt, n, size, quality, images, seconds, extra=extra)
-        tally = self._tally()
-
-        def run() -> Steps[ImageGenerationResult]:
-            call = Call(lambda: self._send(lambda adapter: adapter.generate_image(request)))
-            tokens = estimate_text_tokens([prompt])
-            result = yield from self._retried(
-                call, tokens, lambda r: tokens_used(r.usage), override, tally
-            )
-            tally.usage = add_usage(tally.usage, result.usage)
-            return result
-
-        return self._metered("image", name, tally, run())
+        return await self._run_async(embed_flow(self, texts, model, dimensions, timeout, retry))
 
     def generate_image_sync(
         self,
@@ -699,7 +405,8 @@ class LLMClient:
         **extra: Any,
     ) -> ImageGenerationResult:
         """Generate images; with `input_images` (bytes, paths or data URLs), edit them."""
-        steps = self._image_steps(
+        steps = image_flow(
+            self,
             prompt,
             model=model,
             n=n,
@@ -714,47 +421,7 @@ class LLMClient:
 
     async def generate_image(self, prompt: str, **opts: Any) -> ImageGenerationResult:
         """`generate_image_sync`, awaitable."""
-        return await self._run_async(self._image_steps(prompt, **opts))
-
-    def _raw_steps(
-        self,
-        *,
-        method: str = "GET",
-        path: str | None = None,
-        url: str | None = None,
-        json: Any = None,
-        params: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-        return_response: bool = False,
-        timeout: float | None = None,
-        retry: Mapping[str, Any] | None = None,
-    ) -> Steps[Any]:
-        self._require(Feature.RAW, None)
-        seconds = _timeout(timeout)
-        override = check_retry_override(retry)
-        tally = self._tally()
-
-        def send() -> Any:
-            auth = self.adapter().raw_auth()
-            if url is not None and auth.headers:
-                self._warn_plain_http(url)
-            return send_raw(
-                self._raw_session(),
-                auth,
-                self.provider,
-                method=method,
-                path=path,
-                url=url,
-                json=json,
-                params=params,
-                headers=headers,
-                timeout=seconds if seconds is not None else self.profile.timeout,
-                return_response=return_response,
-                secrets=self._secrets(),
-            )
-
-        flow = self._retried(Call(functools.partial(self._guard, send)), 0, _none, override, tally)
-        return self._metered("raw", self.profile.model, tally, flow)
+        return await self._run_async(image_flow(self, prompt, **opts))
 
     def _raw_session(self) -> requests.Session:
         if self._session is None:
@@ -780,7 +447,8 @@ class LLMClient:
     ) -> Any:
         """An HTTP request to the provider with its base URL and auth; parsed JSON back
         (or the `requests.Response` with `return_response=True`)."""
-        steps = self._raw_steps(
+        steps = raw_flow(
+            self,
             method=method,
             path=path,
             url=url,
@@ -795,7 +463,7 @@ class LLMClient:
 
     async def raw(self, **opts: Any) -> Any:
         """`raw_sync`, awaitable."""
-        return await self._run_async(self._raw_steps(**opts))
+        return await self._run_async(raw_flow(self, **opts))
 
     # -- tool loop --------------------------------------------------------------------------
 
@@ -830,7 +498,3 @@ class LLMClient:
             self._adapter.close()
         if self._session is not None:
             self._session.close()
-
-
-def _none(_: Any) -> None:
-    return None

@@ -1,4 +1,4 @@
-"""The two phases of a stream, and the async stream that opens on the event loop.
+"""A stream's flow in two phases, and the async stream that opens on the event loop.
 
 Phase one (retryable, may fall back): open the provider stream and read up to the first
 text delta (or the end). Nothing has reached the caller yet, so a failure here is retried
@@ -9,15 +9,18 @@ like any request. Phase two: relay the rest; any failure now is a cut stream and
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Generator, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import LLMConnectionError, LLMError, LLMStreamError
-from .metering import Tally
+from .flows import attempt, policy, tally
+from .metering import Tally, make_record, metered, record_safely
 from .options import ChatPlan
-from .steps import Permit
+from .ratelimit import estimate_chat_tokens, tokens_used
+from .results import ChatResult, add_usage
+from .steps import Call, Permit, Steps
 from .stream import AsyncChatStream, ChatStream
 from .streaming import StreamAccumulator, StreamEnd, StreamEvent, TextDelta
 
@@ -29,7 +32,9 @@ __all__ = [
     "OpeningAsyncStream",
     "close_events",
     "guarded_events",
+    "open_flow",
     "open_to_first_text",
+    "relay",
 ]
 
 T = TypeVar("T")
@@ -95,6 +100,79 @@ class OpenedStream:
     head: list[StreamEvent]
     permit: Permit | None
     tally: Tally
+
+
+def open_flow(client: LLMClient, plan: ChatPlan) -> Steps[OpenedStream]:
+    """Phase one on the client's profile: rate limit, open and read to the first text,
+    retried. A failure is metered here; a stream that opened is metered when it ends."""
+    counts = tally(client)
+    request = plan.request
+
+    def open_once() -> tuple[Iterator[StreamEvent], list[StreamEvent]]:
+        return client._guard(
+            lambda: open_to_first_text(lambda: client.adapter().stream(request), client.provider)
+        )
+
+    def opened() -> Steps[OpenedStream]:
+        call = Call(open_once, discard=lambda pair: close_events(pair[0]))
+        tokens = estimate_chat_tokens(request)
+        (events, head), permit = yield from policy(client, plan.retry).steps(
+            lambda number: attempt(client, call, tokens, counts)
+        )
+        return OpenedStream(client, plan, events, head, permit, counts)
+
+    host = client._host
+    return metered(
+        host.meter,
+        host.clock,
+        client.profile,
+        "stream",
+        request.model,
+        counts,
+        opened(),
+        on_success=False,
+    )
+
+
+def relay(opened: OpenedStream) -> Generator[str, None, ChatResult]:
+    """Phase two: deltas to the caller. However it ends, the stream is closed, its permit
+    released (with the tokens really used) and the call metered."""
+    client = opened.client
+    acc = StreamAccumulator(client.provider)
+    error: BaseException | None = None
+    try:
+        for event in opened.head:
+            acc.add(event)
+            if isinstance(event, TextDelta) and event.text:
+                yield event.text
+        if acc.end is None:
+            for event in guarded_events(opened.events, acc, client._guard, client.provider):
+                acc.add(event)
+                if isinstance(event, TextDelta) and event.text:
+                    yield event.text
+        return client._finish(opened.plan, acc.result())
+    except GeneratorExit:
+        raise  # the caller stopped early: not an error
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        close_events(opened.events)
+        _ended(opened, acc, error)
+
+
+def _ended(opened: OpenedStream, acc: StreamAccumulator, error: BaseException | None) -> None:
+    counts = opened.tally
+    counts.usage = add_usage(counts.usage, acc.usage)
+    if opened.permit is not None:
+        opened.permit.release(tokens_used(acc.usage))
+    client = opened.client
+    host = client._host
+    model = opened.plan.request.model
+    now = host.clock.monotonic()
+    record_safely(
+        host.meter, lambda: make_record(client.profile, "stream", model, counts, now, error)
+    )
 
 
 class OpeningAsyncStream(AsyncChatStream):
