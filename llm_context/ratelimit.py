@@ -144,19 +144,13 @@ class RateLimiter:
         """Block until there is capacity for a request of about `tokens` tokens."""
         started: float | None = None
         while True:
-            event: threading.Event | None = None
-            with self._lock:
-                outcome = self._try(tokens, started)
-                if isinstance(outcome, _Grant):
-                    return outcome
-                started = self._clock.monotonic() if started is None else started
-                if outcome is None:
-                    event = threading.Event()
-                    self._waiters.append(event.set)
-            if event is not None:
+            event = threading.Event()
+            outcome, started = self._poll(tokens, started, event.set)
+            if isinstance(outcome, _Grant):
+                return outcome
+            if outcome is None:
                 event.wait()
             else:
-                assert outcome is not None
                 self._clock.sleep(outcome)
 
     async def acquire_async(self, tokens: int = 0) -> _Grant:
@@ -164,18 +158,12 @@ class RateLimiter:
         loop = asyncio.get_running_loop()
         started: float | None = None
         while True:
-            future: asyncio.Future[None] | None = None
-            waker: Callable[[], None] | None = None
-            with self._lock:
-                outcome = self._try(tokens, started)
-                if isinstance(outcome, _Grant):
-                    return outcome
-                started = self._clock.monotonic() if started is None else started
-                if outcome is None:
-                    future = loop.create_future()
-                    waker = _future_waker(loop, future)
-                    self._waiters.append(waker)
-            if future is not None:
+            future: asyncio.Future[None] = loop.create_future()
+            waker = _future_waker(loop, future)
+            outcome, started = self._poll(tokens, started, waker)
+            if isinstance(outcome, _Grant):
+                return outcome
+            if outcome is None:
                 try:
                     await future
                 except asyncio.CancelledError:
@@ -184,8 +172,20 @@ class RateLimiter:
                             self._waiters.remove(waker)
                     raise
             else:
-                assert outcome is not None
                 await self._clock.sleep_async(outcome)
+
+    def _poll(
+        self, tokens: int, started: float | None, waker: Callable[[], None]
+    ) -> tuple[Outcome, float | None]:
+        """Grant now, or say how to wait; `waker` is registered when only a release can help.
+        Returns the outcome and when the waiting started."""
+        with self._lock:
+            outcome = self._try(tokens, started)
+            if isinstance(outcome, _Grant):
+                return outcome, started
+            if outcome is None:
+                self._waiters.append(waker)
+            return outcome, self._clock.monotonic() if started is None else started
 
     def _try(self, tokens: int, started: float | None) -> Outcome:
         """Grant now, or say how to wait. Called with the lock held."""

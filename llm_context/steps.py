@@ -79,15 +79,23 @@ Steps = Generator[Step, Any, T]
 """A flow: yields steps, is sent each step's result (or thrown its error), returns a T."""
 
 
+def _advance(steps: Steps[T], value: Any, error: BaseException | None) -> tuple[Step | None, Any]:
+    """Resume the flow with the last step's result (or error): its next step, or None and
+    the flow's result when it is done."""
+    try:
+        return (steps.send(value) if error is None else steps.throw(error)), None
+    except StopIteration as stop:
+        return None, stop.value
+
+
 def run_sync(steps: Steps[T], clock: Clock) -> T:
     """Drive `steps` to completion in the calling thread."""
     value: Any = None
     error: BaseException | None = None
     while True:
-        try:
-            step = steps.send(value) if error is None else steps.throw(error)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
+        step, result = _advance(steps, value, error)
+        if step is None:
+            return result  # type: ignore[no-any-return]
         value, error = None, None
         try:
             value = _do_sync(step, clock)
@@ -109,10 +117,9 @@ async def run_async(steps: Steps[T], clock: Clock, executor: Executor) -> T:
     value: Any = None
     error: BaseException | None = None
     while True:
-        try:
-            step = steps.send(value) if error is None else steps.throw(error)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
+        step, result = _advance(steps, value, error)
+        if step is None:
+            return result  # type: ignore[no-any-return]
         value, error = None, None
         try:
             value = await _do_async(step, clock, executor)
