@@ -46,20 +46,16 @@ def with_fallbacks(primary: Candidate[T], fallbacks: Iterable[Candidate[T]]) -> 
     except LLMError as exc:
         if not falls_back(exc):
             raise
-        first, failed = exc, name
+        first = last = exc
+        failed = name
     for name, make in fallbacks:
+        log.warning("profile %s failed (%s); falling back to %s", failed, type(last).__name__, name)
         try:
-            flow = make()
+            return (yield from make())
         except _CANNOT_SERVE as exc:
-            log.warning("fallback profile %s skipped: %s", name, type(exc).__name__)
-            continue
-        log.warning(
-            "profile %s failed (%s); falling back to %s", failed, type(first).__name__, name
-        )
-        try:
-            return (yield from flow)
+            log.warning("fallback profile %s cannot take this call (%s)", name, type(exc).__name__)
         except LLMError as exc:
             if not falls_back(exc):
                 raise
-            failed = name
+            failed, last = name, exc
     raise first

@@ -56,7 +56,7 @@ def test_threads_and_tasks_while_keys_rotate(fake: FakeProviderServer) -> None:
             key = key_for(i)
             ctx.llm_set_key("openai", model_for_key(key), key, profile="openai")
             keys_set.append(key)
-            stop.wait(0.005)
+            stop.wait(0.02)
 
     def sync_call(n: int) -> ChatResult:
         return ctx.llm("openai").chat_sync([{"role": "user", "content": f"sync call {n}"}])

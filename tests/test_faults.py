@@ -192,6 +192,21 @@ def test_slow_embedding_times_out(
     assert len(fake.requests) == 1
 
 
+@providers
+def test_slow_image_times_out(steady: LLMContext, fake: FakeProviderServer, provider: str) -> None:
+    if not has(provider, Feature.IMAGE_GENERATION):
+        pytest.skip(f"{provider} has no image generation")
+    from llm_context.testing import ImageReply
+
+    fake.script(ImageReply(delay_s=SLOW_S), ImageReply())
+    with pytest.raises(LLMTimeoutError):
+        steady.llm(provider).generate_image_sync(
+            "a cat", timeout=TINY_TIMEOUT, retry={"max_attempts": 1}
+        )
+    assert len(steady.llm(provider).generate_image_sync("a cat")) == 1
+    assert len(fake.requests) == 2
+
+
 # -- bodies ------------------------------------------------------------------------------------
 
 
@@ -391,6 +406,20 @@ def test_fallback_validates_for_its_own_provider(
     assert [r.provider for r in fake.requests] == ["openai", "google"]
     # The per-call model was the primary's: the fallback used its own.
     assert "gpt-4.1" not in fake.requests[1].path + fake.requests[1].body.decode()
+
+
+def test_fallback_without_a_key_is_skipped(
+    fake: FakeProviderServer, fake_clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    profiles = fake.profiles(
+        openai={"retry": {"max_attempts": 1}, "fallbacks": ["anthropic", "google"]},
+        anthropic={"api_key": None},
+    )
+    ctx = LLMContext(profiles, clock=fake_clock)
+    fake.script(Fault(503), Reply("google here"))
+    assert ctx.llm("openai").chat_sync(HELLO).profile == "google"
+    assert [r.provider for r in fake.requests] == ["openai", "google"]
 
 
 def test_stream_falls_back_only_before_the_first_delta(
