@@ -90,20 +90,19 @@ class ChatResult(tuple[str, Usage]):
         provider_state: Mapping[str, Any] | None = None,
     ) -> ChatResult:
         self = super().__new__(cls, (text, usage))
-        fields = {
-            "text": text,
-            "usage": usage,
-            "tool_calls": tuple(tool_calls),
-            "finish_reason": finish_reason,
-            "model": model,
-            "parsed": parsed,
-            "reasoning": reasoning,
-            "profile": profile,
-            "raw": raw,
-            "provider_state": provider_state or None,
-        }
-        for name, value in fields.items():
-            object.__setattr__(self, name, value)
+        # One dict update, not ten object.__setattr__ calls: a call builds 2-3 of these.
+        self.__dict__.update(
+            text=text,
+            usage=usage,
+            tool_calls=tuple(tool_calls),
+            finish_reason=finish_reason,
+            model=model,
+            parsed=parsed,
+            reasoning=reasoning,
+            profile=profile,
+            raw=raw,
+            provider_state=provider_state or None,
+        )
         return self
 
     def __setattr__(self, name: str, value: object) -> None:

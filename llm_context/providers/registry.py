@@ -7,6 +7,7 @@ app that only talks to Anthropic never imports `openai`.
 from __future__ import annotations
 
 import enum
+import functools
 import importlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
@@ -106,8 +107,14 @@ class ProviderSpec:
 
     def features_for(self, model: str) -> frozenset[Feature]:
         """The provider's features less what this model lacks."""
-        lacking = frozenset().union(*(r.lacks for r in self.model_rules if r.matches(model)))
-        return self.features - lacking
+        return _features_for(self, model)
+
+
+# Asked on every call, with the same few models: the rule scan runs once per (spec, model).
+@functools.lru_cache(maxsize=1024)
+def _features_for(spec: ProviderSpec, model: str) -> frozenset[Feature]:
+    lacking = frozenset().union(*(r.lacks for r in spec.model_rules if r.matches(model)))
+    return spec.features - lacking
 
 
 PROVIDERS: dict[Provider, ProviderSpec] = {
