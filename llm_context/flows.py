@@ -8,6 +8,7 @@ driver. Streams have their own two-phase flow in `stream_flow`.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -65,10 +66,13 @@ def attempt(
     permit: Permit | None = None
     if client._limiter is not None:
         permit = yield Acquire(client._limiter, tokens)
+        call = replace(call, abandoned=permit.release)
     counts.attempts += 1
     counts.sent_at = permit.granted_at if permit is not None else client._host.clock.monotonic()
     try:
         result = yield call
+    except asyncio.CancelledError:
+        raise  # the request still runs in the pool: `abandoned` frees its slot when it ends
     except BaseException:
         if permit is not None:
             permit.release()

@@ -52,11 +52,14 @@ class Limiter(Protocol):
 
 @dataclass(frozen=True)
 class Call(Generic[T]):
-    """Run blocking `fn()`. `discard` cleans up a result that arrives after its async caller
-    was cancelled (an opened stream must still be closed)."""
+    """Run blocking `fn()`. When an async caller is cancelled while `fn` runs in the pool,
+    `fn` still finishes there: `discard` then cleans up its result (an opened stream must
+    be closed) and `abandoned` runs once it is over (its rate-limit slot is free only then).
+    """
 
     fn: Callable[[], T]
     discard: Callable[[T], None] | None = None
+    abandoned: Callable[[], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -137,14 +140,17 @@ async def _do_async(step: Step, clock: Clock, executor: Executor) -> Any:
     try:
         return await asyncio.wrap_future(work)
     except asyncio.CancelledError:
-        if step.discard is not None:
-            work.add_done_callback(_discarder(step.discard))
+        work.add_done_callback(_after_abandon(step))
         raise
 
 
-def _discarder(discard: Callable[[Any], None]) -> Callable[[Future[Any]], None]:
+def _after_abandon(step: Call[Any]) -> Callable[[Future[Any]], None]:
     def done(work: Future[Any]) -> None:
-        if not work.cancelled() and work.exception() is None:
-            discard(work.result())
+        try:
+            if step.discard is not None and not work.cancelled() and work.exception() is None:
+                step.discard(work.result())
+        finally:
+            if step.abandoned is not None:
+                step.abandoned()
 
     return done

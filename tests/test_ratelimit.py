@@ -357,3 +357,29 @@ def test_a_stream_holds_its_slot_until_it_ends(
     stats = ctx.rate_limit_stats("openai")
     assert stats is not None and stats.in_flight == 0
     assert llm.chat_sync(HELLO).text  # the slot is free again
+
+
+def test_a_cancelled_async_call_frees_its_slot_when_the_request_ends(
+    fake: FakeProviderServer,
+) -> None:
+    # The request cannot be recalled from the pool thread: its slot stays taken until the
+    # request is over, so the provider never sees more than max_concurrency at once.
+    ctx = make_context(fake, rate_limit={"max_concurrency": 1})
+    fake.script(Reply("slow", delay_s=0.3), Reply("next"))
+
+    async def main() -> str:
+        task = asyncio.create_task(ctx.llm("openai").chat(HELLO))
+        while not fake.requests:
+            await asyncio.sleep(0.005)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        stats = ctx.rate_limit_stats("openai")
+        assert stats is not None and stats.in_flight == 1  # still running in the pool
+        result = await ctx.llm("openai").chat(HELLO)  # waits for the slot, then goes
+        return result.text
+
+    assert asyncio.run(main()) == "next"
+    stats = ctx.rate_limit_stats("openai")
+    assert stats is not None and stats.in_flight == 0 and stats.peak_in_flight == 1
+    ctx.close()
