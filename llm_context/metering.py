@@ -73,7 +73,7 @@ class UsageRecord:
     provider: str
     model: str | None
     operation: Operation
-    usage: Mapping[str, int]
+    usage: Mapping[str, int] = field(hash=False)
     latency_s: float
     attempts: int
     error: str | None = None
