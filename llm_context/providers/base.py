@@ -14,12 +14,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from ..request import ChatRequest, EmbedRequest, ImageRequest
-from ..results import ChatResult, EmbeddingResult, ImageGenerationResult
-from ..streaming import StreamEvent
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only: `Feature` and the registry stay light to import
     from ..profiles import Profile
+    from ..request import ChatRequest, EmbedRequest, ImageRequest
+    from ..results import ChatResult, EmbeddingResult, ImageGenerationResult
+    from ..streaming import StreamEvent
 
 __all__ = ["Adapter", "Feature", "RawAuth"]
 
