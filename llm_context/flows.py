@@ -198,6 +198,7 @@ def embed_flow(
         raise LLMInputError("dimensions must be a positive int")
     seconds = check_timeout(timeout)
     override = check_retry_override(retry)
+    client._require(Feature.EMBED, None)  # before the model: a provider without it says so
     name = client._model("embed", model)
     client._require(Feature.EMBED, name)
     size = client._spec.max_embed_batch
@@ -270,9 +271,11 @@ def image_flow(
         raise LLMInputError("n must be an int from 1 to 10")
     seconds = check_timeout(timeout)
     override = check_retry_override(retry)
-    name = client._model("image", model)
     images = tuple(input_image(i, img) for i, img in enumerate(input_images or ()))
-    client._require(Feature.IMAGE_EDIT if images else Feature.IMAGE_GENERATION, name)
+    feature = Feature.IMAGE_EDIT if images else Feature.IMAGE_GENERATION
+    client._require(feature, None)  # before the model: a provider without it says so
+    name = client._model("image", model)
+    client._require(feature, name)
     request = ImageRequest(name, prompt, n, size, quality, images, seconds, extra=extra)
     counts = tally(client)
 

@@ -182,15 +182,6 @@ async def run_call_async(tools: Mapping[str, FunctionTool], call: ToolCall) -> T
         return ToolRun(call, _error_text(call, exc), True)
 
 
-def assistant_message(result: ChatResult) -> dict[str, Any]:
-    """The assistant turn that asked for tools, as an OpenAI-style message dict."""
-    return {
-        "role": "assistant",
-        "content": result.text or None,
-        "tool_calls": [call.to_message_dict() for call in result.tool_calls],
-    }
-
-
 def tool_message(run: ToolRun) -> dict[str, Any]:
     """The `role: tool` message that answers one call."""
     return {"role": "tool", "tool_call_id": run.call.id, "content": run.output}
@@ -252,7 +243,8 @@ class _Loop:
         self.turns += 1
         self.usage = add_usage(self.usage, result.usage)
         if result.tool_calls:
-            self.messages.append(assistant_message(result))
+            # to_message() keeps provider state (signed thinking) the next turn needs.
+            self.messages.append(result.to_message())
         else:
             self.messages.append({"role": "assistant", "content": result.text})
         return result.tool_calls

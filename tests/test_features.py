@@ -375,8 +375,9 @@ def test_reasoning_effort(
 def test_embeddings(ctx: LLMContext, fake: FakeProviderServer, provider: str) -> None:
     llm = ctx.llm(provider)
     if not has(provider, Feature.EMBED):
-        with pytest.raises(LLMUnsupportedFeatureError):
-            llm.embed_sync(["a"], model="any-model")
+        for kwargs in ({}, {"model": "any-model"}):  # unsupported, not "no default model"
+            with pytest.raises(LLMUnsupportedFeatureError):
+                llm.embed_sync(["a"], **kwargs)
         assert fake.requests == []
         return
     result = llm.embed_sync(["alpha", "beta", "alpha"])
@@ -388,8 +389,9 @@ def test_embeddings(ctx: LLMContext, fake: FakeProviderServer, provider: str) ->
 def test_image_generation(ctx: LLMContext, fake: FakeProviderServer, provider: str) -> None:
     llm = ctx.llm(provider)
     if not has(provider, Feature.IMAGE_GENERATION):
-        with pytest.raises(LLMUnsupportedFeatureError):
-            llm.generate_image_sync("a cat", model="any-model")
+        for kwargs in ({}, {"model": "any-model"}):  # unsupported, not "no default model"
+            with pytest.raises(LLMUnsupportedFeatureError):
+                llm.generate_image_sync("a cat", **kwargs)
         assert fake.requests == []
         return
     result = llm.generate_image_sync("a cat")
@@ -400,8 +402,9 @@ def test_image_edit(ctx: LLMContext, fake: FakeProviderServer, provider: str) ->
     llm = ctx.llm(provider)
     png = base64.b64decode(PNG_1PX)
     if not has(provider, Feature.IMAGE_EDIT):
-        with pytest.raises(LLMUnsupportedFeatureError):
-            llm.generate_image_sync("a hat", model="any-model", input_images=[png])
+        for kwargs in ({}, {"model": "any-model"}):
+            with pytest.raises(LLMUnsupportedFeatureError):
+                llm.generate_image_sync("a hat", input_images=[png], **kwargs)
         assert fake.requests == []
         return
     result = llm.generate_image_sync("add a hat", input_images=[png])

@@ -464,3 +464,28 @@ def test_tuples_and_sets_round_trip() -> None:
     tool(at=[1, 2], tags=["a"], ids=[3, 3, 4])
     assert seen == [(1, 2.0), ("a",), {3, 4}]
     assert isinstance(seen[0][1], float)
+
+
+def test_thinking_survives_the_loop_on_anthropic(fake: FakeProviderServer, ctx: LLMContext) -> None:
+    """Anthropic rejects a tool follow-up without the signed thinking block (so does the fake):
+    the loop appends `result.to_message()`, which carries it."""
+
+    def get_weather(city: str) -> str:
+        """Weather for a city."""
+        return f"sunny in {city}"
+
+    fake.script(
+        Reply.tool_call("get_weather", {"city": "Oslo"}, reasoning="I should look it up."),
+        Reply("Sunny in Oslo."),
+    )
+    loop = ctx.llm("anthropic").run_tools_sync(
+        [{"role": "user", "content": "Weather in Oslo?"}],
+        tools=[get_weather],
+        reasoning_effort="low",
+    )
+    assert loop.text == "Sunny in Oslo."
+    follow_up = fake.last_request.json
+    assistant = follow_up["messages"][1]
+    assert assistant["role"] == "assistant"
+    assert assistant["content"][0]["type"] == "thinking"
+    assert assistant["content"][0]["signature"]
