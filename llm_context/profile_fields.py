@@ -325,7 +325,7 @@ def _settings(cls: type[T], checks: Mapping[str, Check]) -> Callable[[object, T 
     return check
 
 
-_retry = _settings(
+retry_block = _settings(
     RetrySettings,
     {
         "max_attempts": _integer(1),
@@ -370,7 +370,7 @@ _FIELD_CHECKS: Mapping[str, Check] = {
     "extras": _extras,
 }
 _NESTED: Mapping[str, Callable[[object, Any], Any]] = {
-    "retry": _retry,
+    "retry": retry_block,
     "rate_limit": _rate_limit,
     "pricing": _pricing,
 }

@@ -82,22 +82,14 @@ def check_retry_override(value: Any) -> Mapping[str, Any]:
             "retry must be a dict such as {'max_attempts': 5, 'max_wait_s': 30}, "
             f"got {type(value).__name__}"
         )
-    out: dict[str, Any] = {}
-    for key, item in value.items():
-        if key not in _OVERRIDE_FIELDS:
-            raise LLMInputError(
-                f"unknown retry option {key!r}; known: {', '.join(sorted(_OVERRIDE_FIELDS))}"
-            )
-        if key == "jitter":
-            if not isinstance(item, bool):
-                raise LLMInputError("retry['jitter'] must be True or False")
-        elif key == "max_attempts":
-            if isinstance(item, bool) or not isinstance(item, int) or item < 1:
-                raise LLMInputError(f"retry['max_attempts'] must be an int >= 1, got {item!r}")
-        elif isinstance(item, bool) or not isinstance(item, (int, float)) or item < 0:
-            raise LLMInputError(f"retry[{key!r}] must be a number >= 0, got {item!r}")
-        out[key] = item
-    return out
+    from .profile_fields import Problem, retry_block  # the same checks as a profile's `retry:`
+
+    try:
+        checked = retry_block(value, None)
+    except Problem as exc:
+        where = f"retry[{exc.path!r}]" if exc.path else "retry"
+        raise LLMInputError(f"{where}: {exc.message}") from None
+    return {key: getattr(checked, key) for key in value}
 
 
 def apply_retry_override(settings: RetrySettings, override: Mapping[str, Any]) -> RetrySettings:
