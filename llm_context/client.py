@@ -166,9 +166,12 @@ class LLMClient:
             if mapped is exc:
                 raise
             self._scrub(mapped)
-            # Keep the SDK cause unless its own text would show a secret.
-            leaks = redact(str(exc), self._secrets()) != str(exc)
-            raise mapped from (None if leaks else exc)
+            if redact(str(exc), self._secrets()) == str(exc):
+                raise mapped from exc
+            leaking = mapped
+        # The SDK error's text shows a secret: raise outside the handler, so neither
+        # __cause__ nor __context__ keeps it.
+        raise leaking
 
     def _send(self, fn: Callable[[Adapter], T]) -> T:
         """One blocking request through the adapter: the unit every attempt runs."""

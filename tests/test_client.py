@@ -110,8 +110,8 @@ def test_key_never_in_repr_or_errors(fake: FakeProviderServer) -> None:
     with pytest.raises(LLMAuthenticationError) as info:
         llm.chat_sync(HELLO)
     assert SECRET not in str(info.value)
-    cause = info.value.__cause__
-    assert cause is None or SECRET not in str(cause)
+    for linked in (info.value.__cause__, info.value.__context__):
+        assert linked is None or SECRET not in str(linked)
 
 
 def test_async_calls_run_concurrently_in_the_pool(
