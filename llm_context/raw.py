@@ -35,6 +35,17 @@ def build_url(auth: RawAuth, path: str | None, url: str | None) -> str:
     return auth.base_url.rstrip("/") + "/" + path.lstrip("/")
 
 
+def _origin(url: str) -> tuple[str, str | None, int | None]:
+    parts = urlsplit(url)
+    default_port = {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, parts.hostname, parts.port or default_port
+
+
+def same_origin(url: str, base_url: str) -> bool:
+    """True when `url` is on the provider's own scheme, host and port."""
+    return _origin(url) == _origin(base_url)
+
+
 def send_raw(
     session: requests.Session,
     auth: RawAuth,
@@ -57,8 +68,12 @@ def send_raw(
     if verb not in _METHODS:
         raise LLMInputError(f"raw() method must be one of {', '.join(_METHODS)}, got {method!r}")
     target = build_url(auth, path, url)
-    merged_headers = {**auth.headers, **(headers or {})}
-    merged_params = {**auth.params, **(params or {})}
+    # The provider's key goes only to the provider: a `url=` elsewhere (say, a generated
+    # image on blob storage) is sent without it, and an authenticated request follows no
+    # redirect, since `requests` would carry custom key headers to the next host.
+    authed = same_origin(target, auth.base_url)
+    merged_headers = {**(auth.headers if authed else {}), **(headers or {})}
+    merged_params = {**(auth.params if authed else {}), **(params or {})}
     try:
         response = session.request(
             verb,
@@ -67,6 +82,7 @@ def send_raw(
             params=merged_params or None,
             headers=merged_headers,
             timeout=timeout,
+            allow_redirects=not authed,
         )
     except requests.Timeout as exc:
         raise LLMTimeoutError(

@@ -237,3 +237,24 @@ def test_json_emulated_by_instruction_when_allowed(
         llm.chat_sync(
             HELLO, output_format="json_schema", json_schema=schema, fail_on_unsupported=False
         )
+
+
+@responses.activate
+def test_raw_sends_the_key_only_to_the_provider() -> None:
+    responses.add(responses.GET, "https://blob.example.net/img.png", body=b"PNG")
+    responses.add(responses.GET, "https://api.openai.com/v1/files/x", json={"ok": True})
+    responses.add(
+        responses.GET,
+        "https://api.openai.com/v1/moved",
+        status=302,
+        headers={"Location": "https://blob.example.net/img.png"},
+    )
+    ctx = LLMContext({"profiles": {"o": {"provider": "openai", "api_key": "k-raw"}}})
+    llm = ctx.llm("o")
+    assert llm.raw_sync(url="https://blob.example.net/img.png") == "PNG"
+    assert "Authorization" not in responses.calls[-1].request.headers
+    assert llm.raw_sync(url="https://api.openai.com/v1/files/x") == {"ok": True}
+    assert responses.calls[-1].request.headers["Authorization"] == "Bearer k-raw"
+    moved = llm.raw_sync(path="/moved", return_response=True)
+    assert moved.status_code == 302  # not followed: the key header would go along
+    assert len(responses.calls) == 3
