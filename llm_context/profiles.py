@@ -34,15 +34,8 @@ from .profile_fields import (
 
 # Bound here, not called through profile_fields, so tests can slow validation inside update().
 from .profile_fields import check_fields as _check_fields
-from .providers.registry import Provider, ProviderSpec, spec_for
-from .resolve import (
-    DEPLOYMENT_ENV,
-    ModelKind,
-    first_set,
-    resolve_api_key,
-    resolve_base_url,
-    resolve_model,
-)
+from .providers.registry import ENV_PROFILE_ORDER, Provider, ProviderSpec, spec_for
+from .resolve import ModelKind, first_set, resolve_api_key, resolve_base_url, resolve_model
 from .settings import Profile
 
 __all__ = [
@@ -62,18 +55,6 @@ PROFILES_ENV = "LLM_CONTEXT_PROFILES"
 FILE_NAME = "profiles.yaml"
 DEFAULT_NAME = "default"
 
-# Order in which providers are looked for when profiles come from the environment alone.
-_ENV_ORDER = (
-    Provider.OPENAI,
-    Provider.ANTHROPIC,
-    Provider.GOOGLE,
-    Provider.AZURE,
-    Provider.OPENROUTER,
-    Provider.OLLAMA,
-    Provider.LMSTUDIO,
-)
-# Azure's API version comes from this env var (its deployment: see resolve.DEPLOYMENT_ENV).
-_API_VERSION_ENV: Mapping[Provider, str] = {Provider.AZURE: "OPENAI_API_VERSION"}
 # Fields that belong to one provider: cleared when a runtime update switches provider.
 _PROVIDER_BOUND = (
     "model",
@@ -222,26 +203,21 @@ def _present_in_env(spec: ProviderSpec, environ: Mapping[str, str]) -> bool:
 def _env_profiles(environ: Mapping[str, str]) -> dict[str, Profile]:
     """One profile per provider found in the environment, plus `default` = the first of them."""
     profiles: dict[str, Profile] = {}
-    for provider in _ENV_ORDER:
-        if not _present_in_env(spec_for(provider), environ):
+    for provider in ENV_PROFILE_ORDER:
+        spec = spec_for(provider)
+        if not _present_in_env(spec, environ):
             continue
         # Keys and URLs stay out of the profile: they are read from the environment at use time.
         values = {
             "provider": provider,
-            "azure_deployment": _env_for(DEPLOYMENT_ENV, provider, environ),
-            "api_version": _env_for(_API_VERSION_ENV, provider, environ),
+            "azure_deployment": first_set(spec.deployment_env, environ),
+            "api_version": first_set(spec.api_version_env, environ),
         }
         profiles[provider.value] = new_profile(provider.value, "env", values)
     if not profiles:
         return profiles
     first = next(iter(profiles.values()))
     return {DEFAULT_NAME: replace(first, name=DEFAULT_NAME), **profiles}
-
-
-def _env_for(
-    table: Mapping[Provider, str], provider: Provider, env: Mapping[str, str]
-) -> str | None:
-    return first_set((table[provider],), env) if provider in table else None
 
 
 # ---------------------------------------------------------------------------- the store

@@ -12,20 +12,16 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from .errors import LLMConfigError
-from .providers.registry import Provider, ProviderSpec
+from .providers.registry import ProviderSpec
 from .settings import Profile
 
 __all__ = [
-    "DEPLOYMENT_ENV",
     "ModelKind",
     "first_set",
     "resolve_api_key",
     "resolve_base_url",
     "resolve_model",
 ]
-
-# Azure names its models by deployment; this env var fills the deployment.
-DEPLOYMENT_ENV: Mapping[Provider, str] = {Provider.AZURE: "AZURE_OPENAI_DEPLOYMENT"}
 
 ModelKind = Literal["chat", "embed", "image"]
 
@@ -98,15 +94,15 @@ _LOCAL_EXAMPLE: Mapping[str, str] = {
 def resolve_model(
     profile: Profile, kind: ModelKind = "chat", environ: Mapping[str, str] | None = None
 ) -> str:
-    """The model for `kind`: the profile's, else (Azure) its deployment, else the default."""
+    """The model for `kind`: the profile's, else its deployment (Azure), else the default."""
     if kind not in _MODEL_FIELD:
         raise ValueError(f"kind must be one of {', '.join(_MODEL_FIELD)}, not {kind!r}")
     spec = profile.spec
     field = _MODEL_FIELD[kind]
     model: str | None = getattr(profile, field)
-    if not model and kind == "chat" and spec.provider in DEPLOYMENT_ENV:
+    if not model and kind == "chat" and spec.deployment_env:
         env = environ if environ is not None else os.environ
-        model = profile.azure_deployment or first_set((DEPLOYMENT_ENV[spec.provider],), env)
+        model = profile.azure_deployment or first_set(spec.deployment_env, env)
     if not model:
         model = {
             "chat": spec.default_model,
@@ -120,10 +116,10 @@ def resolve_model(
 
 def _no_model_message(profile: Profile, spec: ProviderSpec, kind: str, field: str) -> str:
     head = f"profile {profile.name!r}: provider {spec.provider.value} has no default {kind} model"
-    if spec.provider in DEPLOYMENT_ENV and kind == "chat":
-        env = DEPLOYMENT_ENV[spec.provider]
+    if spec.deployment_env and kind == "chat":
+        env = " or ".join(spec.deployment_env)
         return f"{head}; set azure_deployment: (or model:) in the profile, or set {env}"
-    if spec.provider in DEPLOYMENT_ENV:
+    if spec.deployment_env:
         return f"{head}; set {field}: in the profile to your deployment name"
     if spec.local:
         example = _LOCAL_EXAMPLE[kind]

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import LLMConfigError, LLMUnsupportedFeatureError
 from ..request import ChatRequest, EmbedRequest, ImageRequest
+from ..resolve import first_set
 from ..results import ChatResult, EmbeddingResult, ImageGenerationResult
 from ..settings import Profile
 from ..streaming import StreamEvent
@@ -31,7 +32,7 @@ from . import openai_sdk
 from .base import Feature, RawAuth
 from .chat_completions import OPENAI_EFFORTS, OPENAI_ROLES, Dialect
 from .openai_compat import CompletionsChat
-from .registry import Provider
+from .registry import Provider, spec_for
 
 if TYPE_CHECKING:
     import openai
@@ -41,8 +42,6 @@ __all__ = ["AzureAdapter", "AzureTarget", "azure_target"]
 PROVIDER = Provider.AZURE.value
 DEFAULT_API_VERSION = "2024-10-21"  # the latest GA data-plane version with stream usage
 V1 = "v1"  # api_version value that selects the v1 API (Responses)
-DEPLOYMENT_ENV = "AZURE_OPENAI_DEPLOYMENT"
-API_VERSION_ENV = "OPENAI_API_VERSION"
 
 # Azure's Chat Completions: max_completion_tokens (all current models take it), the
 # top-level reasoning_effort, and the developer role (o-series / gpt-5 deployments).
@@ -82,13 +81,15 @@ def _endpoint(base_url: str) -> str:
 def azure_target(profile: Profile, environ: Mapping[str, str] | None = None) -> AzureTarget:
     """The endpoint, versions and deployment of a profile whose base URL is resolved."""
     env = os.environ if environ is None else environ
+    spec = spec_for(PROVIDER)
     override = profile.extras.get("azure_api_version")
-    version = profile.api_version or override or env.get(API_VERSION_ENV) or DEFAULT_API_VERSION
+    from_env = first_set(spec.api_version_env, env)
+    version = profile.api_version or override or from_env or DEFAULT_API_VERSION
     return AzureTarget(
         endpoint=_endpoint(profile.base_url or ""),
         api_version=str(version),
         image_api_version=str(override or version),
-        deployment=profile.azure_deployment or env.get(DEPLOYMENT_ENV) or None,
+        deployment=profile.azure_deployment or first_set(spec.deployment_env, env),
     )
 
 

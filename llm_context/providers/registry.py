@@ -18,7 +18,16 @@ from .base import Feature
 if TYPE_CHECKING:
     from .base import Adapter
 
-__all__ = ["PROVIDERS", "ModelRule", "Provider", "ProviderSpec", "adapter_class", "spec_for"]
+__all__ = [
+    "ENV_PROFILE_ORDER",
+    "PROVIDERS",
+    "ModelRule",
+    "Provider",
+    "ProviderSpec",
+    "adapter_class",
+    "parse_provider",
+    "spec_for",
+]
 
 
 class Provider(str, enum.Enum):
@@ -98,6 +107,10 @@ class ProviderSpec:
     default_base_url: str | None
     key_env: tuple[str, ...] = ()
     base_url_env: tuple[str, ...] = ()
+    # Providers that name models by deployment (Azure): where the deployment and API version
+    # come from when the profile gives none.
+    deployment_env: tuple[str, ...] = ()
+    api_version_env: tuple[str, ...] = ()
     requires_key: bool = True
     default_embed_model: str | None = None
     default_image_model: str | None = None
@@ -143,6 +156,8 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
             default_base_url=None,
             key_env=("AZURE_OPENAI_API_KEY",),
             base_url_env=("AZURE_OPENAI_ENDPOINT",),
+            deployment_env=("AZURE_OPENAI_DEPLOYMENT",),
+            api_version_env=("OPENAI_API_VERSION",),
             # Entra ID tokens (extras) replace the key: the adapter demands one or the other.
             requires_key=False,
             default_embed_model=None,
@@ -212,6 +227,19 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
         ),
     )
 }
+
+
+# Profiles from the environment alone: one per provider found, `default` = the first found
+# in this order (documented in docs/profiles.md; keyed cloud providers before local servers).
+ENV_PROFILE_ORDER: tuple[Provider, ...] = (
+    Provider.OPENAI,
+    Provider.ANTHROPIC,
+    Provider.GOOGLE,
+    Provider.AZURE,
+    Provider.OPENROUTER,
+    Provider.OLLAMA,
+    Provider.LMSTUDIO,
+)
 
 
 def parse_provider(value: object, *, where: str = "") -> Provider:
