@@ -15,7 +15,7 @@ from dataclasses import fields, replace
 from typing import Any, TypeVar
 
 from .errors import LLMConfigError
-from .providers.registry import Provider
+from .providers.registry import Provider, parse_provider
 from .settings import Pricing, Profile, RateLimitSettings, RetrySettings
 
 __all__ = [
@@ -237,17 +237,12 @@ def _boolean(value: object) -> object:
 
 
 def _provider(value: object) -> object:
-    if isinstance(value, Provider):
-        return value
-    if isinstance(value, str):
-        try:
-            return Provider(value.strip().lower())
-        except ValueError:
-            pass
-    names = ", ".join(p.value for p in Provider)
-    shown = repr(value) if isinstance(value, str) and not isinstance(value, _FromEnv) else ""
-    got = f"unknown provider {shown}" if shown else f"unknown provider ({type_name(value)})"
-    raise Problem(f"{got}; use one of: {names}")
+    # Only a literal string is echoed: an interpolated `${VAR}` value may be a secret.
+    shown = isinstance(value, str) and not isinstance(value, _FromEnv)
+    try:
+        return parse_provider(value, show_value=shown)
+    except LLMConfigError as exc:
+        raise Problem(str(exc)) from None
 
 
 def _string_map(value: object) -> object:

@@ -746,6 +746,15 @@ def test_no_secret_in_error_messages(tmp_path: Path, fields: dict[str, Any]) -> 
     assert SECRET not in message
 
 
+def test_unknown_provider_echoes_only_a_literal_value(tmp_path: Path) -> None:
+    names = "use one of: openai, azure, anthropic, google, openrouter, lmstudio, ollama"
+    literal = config_error({"a": {"provider": "gpt"}}, tmp_path)
+    assert literal.endswith(f"field 'provider': unknown provider 'gpt'; {names}")
+    from_env = config_error({"a": {"provider": "${KEY}"}}, tmp_path, KEY="gpt")
+    assert from_env.endswith(f"field 'provider': unknown provider (string); {names}")
+    assert "unknown provider (null)" in config_error({"a": {"provider": None}}, tmp_path)
+
+
 def test_missing_key_message_names_env_var_only(tmp_path: Path) -> None:
     profile = Profile(name="c", provider=Provider.ANTHROPIC)
     with pytest.raises(LLMConfigError) as info:

@@ -242,8 +242,11 @@ ENV_PROFILE_ORDER: tuple[Provider, ...] = (
 )
 
 
-def parse_provider(value: object, *, where: str = "") -> Provider:
-    """A `Provider` from an enum member or its string value; unknown names list the valid ones."""
+def parse_provider(value: object, *, where: str = "", show_value: bool = True) -> Provider:
+    """A `Provider` from an enum member or its string value; unknown names list the valid ones.
+
+    `show_value=False` names only the value's type: it may have come from an env var.
+    """
     if isinstance(value, Provider):
         return value
     if isinstance(value, str):
@@ -253,7 +256,14 @@ def parse_provider(value: object, *, where: str = "") -> Provider:
             pass
     names = ", ".join(p.value for p in Provider)
     prefix = f"{where}: " if where else ""
-    raise LLMConfigError(f"{prefix}unknown provider {value!r}; use one of: {names}")
+    shown = repr(value) if show_value else f"({_type_name(value)})"
+    raise LLMConfigError(f"{prefix}unknown provider {shown}; use one of: {names}")
+
+
+def _type_name(value: object) -> str:
+    if value is None:
+        return "null"
+    return "string" if isinstance(value, str) else type(value).__name__
 
 
 def spec_for(provider: Provider | str) -> ProviderSpec:
