@@ -227,9 +227,3 @@ def normalize_messages(messages: Any) -> tuple[Message, ...]:
                 "tool call; include the assistant message with that call first"
             )
     return tuple(out)
-
-
-def system_text(messages: Sequence[Message]) -> str | None:
-    """System and developer texts joined, for providers that take one top-level instruction."""
-    texts = [m.text for m in messages if m.role in ("system", "developer")]
-    return "\n\n".join(texts) if texts else None
