@@ -225,7 +225,7 @@ class LLMClient:
         fail_on_unsupported: bool = True,
         **kw: Any,
     ) -> ChatPlan:
-        model = kw.get("model") or self._model("chat")
+        model = kw["model"] if kw.get("model") is not None else self._model("chat")
         return build_chat_plan(
             self._spec,
             model,

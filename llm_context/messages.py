@@ -124,7 +124,8 @@ def _parts(i: int, role: str, content: Any) -> tuple[Part, ...]:
     parts: list[Part] = []
     for j, raw in enumerate(content):
         if isinstance(raw, str):
-            parts.append(TextPart(raw))
+            if raw or role == "tool":
+                parts.append(TextPart(raw))
             continue
         if not isinstance(raw, Mapping):
             raise LLMInputError(f"{_where(i)}.content[{j}] must be a dict part or a string")
@@ -133,7 +134,8 @@ def _parts(i: int, role: str, content: Any) -> tuple[Part, ...]:
             text = raw.get("text")
             if not isinstance(text, str):
                 raise LLMInputError(f"{_where(i)}.content[{j}]: a text part needs a string 'text'")
-            parts.append(TextPart(text))
+            if text or role == "tool":  # an empty text part carries nothing; APIs reject it
+                parts.append(TextPart(text))
         elif kind == "image_url":
             if role not in ("user", "system", "developer"):
                 raise LLMInputError(f"{_where(i)}: images are only allowed in user messages")
@@ -183,9 +185,11 @@ def normalize_messages(messages: Any) -> tuple[Message, ...]:
     if not messages:
         raise LLMInputError("messages is empty: pass at least one {'role': 'user', ...} message")
     out: list[Message] = []
+    where: list[int] = []  # each kept message's index in the caller's list, for errors
     for i, raw in enumerate(messages):
         if isinstance(raw, Message):
             out.append(raw)
+            where.append(i)
             continue
         if not isinstance(raw, Mapping):
             raise LLMInputError(f"{_where(i)} must be a dict, got {type(raw).__name__}")
@@ -218,12 +222,22 @@ def normalize_messages(messages: Any) -> tuple[Message, ...]:
                 f"{_where(i)}: provider_state is a dict, and only on assistant messages "
                 "(append result.to_message() to continue a conversation)"
             )
+        if role == "assistant" and not parts and not calls and not state:
+            # An empty assistant turn (say, an empty reply appended back) carries nothing, and
+            # most APIs reject it: leave it out here, once, so every provider sees the same.
+            continue
         out.append(Message(role, parts, calls, tool_call_id, name, dict(state)))
+        where.append(i)
     known_ids = {c.id for m in out for c in m.tool_calls}
-    for i, msg in enumerate(out):
+    for i, msg in zip(where, out, strict=True):
         if msg.role == "tool" and msg.tool_call_id not in known_ids:
             raise LLMInputError(
                 f"{_where(i)}: tool_call_id {msg.tool_call_id!r} answers no earlier assistant "
                 "tool call; include the assistant message with that call first"
             )
+    if all(m.role in ("system", "developer") for m in out):
+        raise LLMInputError(
+            "messages has no user message: system and developer messages alone give the "
+            "model nothing to answer; add {'role': 'user', 'content': ...}"
+        )
     return tuple(out)

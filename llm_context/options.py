@@ -69,8 +69,9 @@ def _stop(value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str):
-        return (value,)
-    if isinstance(value, Sequence) and all(isinstance(s, str) and s for s in value):
+        if value:
+            return (value,)
+    elif isinstance(value, Sequence) and all(isinstance(s, str) and s for s in value):
         return tuple(value)
     raise LLMInputError("stop must be a string or a list of non-empty strings")
 
@@ -120,9 +121,9 @@ def build_chat_plan(
             f"strict_schema, validate_json, fail_on_unsupported, {', '.join(sorted(_KNOWN))}"
         )
     msgs = normalize_messages(messages)
-    model = kw.get("model") or default_model
-    if not isinstance(model, str):
-        raise LLMInputError(f"model must be a string, got {type(model).__name__}")
+    model = kw.get("model", default_model)
+    if not isinstance(model, str) or not model:
+        raise LLMInputError(f"model must be a non-empty string, got {model!r}")
     if max_output_tokens is not None and (
         isinstance(max_output_tokens, bool)
         or not isinstance(max_output_tokens, int)

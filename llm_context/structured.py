@@ -159,13 +159,22 @@ def _validator(schema_json: str) -> Any:
 
 
 def parse_reply(text: str, spec: OutputSpec, *, validate: bool, model_cls: type[Any] | None) -> Any:
-    """The decoded (and checked) JSON of a reply; raises `LLMOutputError` with the details."""
+    """The decoded (and checked) JSON of a reply; raises `LLMOutputError` with the details.
+
+    With `validate=False` nothing raises: the decoded JSON as it is, or None when the reply
+    holds none (the text is still on the result).
+    """
+    if not validate:
+        try:
+            return _extract_json(text)
+        except LLMOutputError:
+            return None
     value = _extract_json(text)
     if spec.kind == "json_object" and not isinstance(value, dict):
         raise LLMOutputError(
             "the reply is JSON but not an object", text=text, errors=["expected a JSON object"]
         )
-    if validate and spec.schema is not None:
+    if spec.schema is not None:
         validator = _validator(json.dumps(spec.schema, sort_keys=True))
         errors = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
         if errors:

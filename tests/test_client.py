@@ -258,3 +258,18 @@ def test_raw_sends_the_key_only_to_the_provider() -> None:
     moved = llm.raw_sync(path="/moved", return_response=True)
     assert moved.status_code == 302  # not followed: the key header would go along
     assert len(responses.calls) == 3
+
+
+def test_empty_model_and_stop_are_rejected(ctx: LLMContext, fake: FakeProviderServer) -> None:
+    llm = ctx.llm("openai")
+    with pytest.raises(LLMInputError, match="model"):
+        llm.chat_sync(HELLO, model="")
+    with pytest.raises(LLMInputError, match="stop"):
+        ctx.llm("anthropic").chat_sync(HELLO, stop="")
+    assert fake.requests == []
+
+
+def test_validate_json_false_never_raises(ctx: LLMContext, fake: FakeProviderServer) -> None:
+    fake.script(Reply("not json at all"))
+    result = ctx.llm("openai").chat_sync(HELLO, output_format="json_object", validate_json=False)
+    assert result.text == "not json at all" and result.parsed is None

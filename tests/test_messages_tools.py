@@ -145,3 +145,32 @@ def test_provider_state_round_trips_through_to_message() -> None:
         normalize_messages([{"role": "user", "content": "hi", "provider_state": state}])
     plain = ChatResult("hello", {}).to_message()
     assert plain == {"role": "assistant", "content": "hello"}
+
+
+def test_empty_turns_are_handled_the_same_for_every_provider() -> None:
+    with pytest.raises(LLMInputError, match="no user message"):
+        normalize_messages([{"role": "system", "content": "be brief"}])
+    with pytest.raises(LLMInputError, match="content is missing or empty"):
+        normalize_messages([{"role": "user", "content": [{"type": "text", "text": ""}]}])
+    msgs = normalize_messages(
+        [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": ""},  # an empty reply appended back
+            {"role": "user", "content": ["", {"type": "text", "text": "again"}]},
+        ]
+    )
+    assert [m.role for m in msgs] == ["user", "user"]
+    assert msgs[1].parts == (TextPart("again"),)
+    tool = normalize_messages(
+        [
+            {"role": "user", "content": "x"},
+            {
+                "role": "assistant",
+                "tool_calls": [
+                    {"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+                ],
+            },
+            {"role": "tool", "tool_call_id": "c", "content": ""},  # an empty result is real
+        ]
+    )
+    assert tool[2].parts == (TextPart(""),)

@@ -35,7 +35,8 @@ png_data_url = st.binary(min_size=1, max_size=24).map(
 image_url = st.one_of(
     png_data_url, st.from_regex(r"https://[a-z]{1,10}\.test/[a-z0-9]{0,8}", fullmatch=True)
 )
-text_part = text.map(lambda t: {"type": "text", "text": t})
+# Empty text parts are dropped by design (APIs reject them): generate real ones here.
+text_part = nonempty.map(lambda t: {"type": "text", "text": t})
 image_part = st.tuples(image_url, st.sampled_from([None, "low", "high", "auto"])).map(
     lambda u: {
         "type": "image_url",
@@ -80,6 +81,8 @@ def message_lists(draw: st.DrawFn) -> list[dict[str, Any]]:
             )
             for call in calls:
                 messages.append({"role": "tool", "tool_call_id": call["id"], "content": draw(text)})
+    if all(m["role"] in ("system", "developer") for m in messages):
+        messages.append({"role": "user", "content": draw(nonempty)})  # a turn to answer
     return messages
 
 

@@ -78,8 +78,9 @@ def test_validation_failure_carries_text_and_errors() -> None:
     assert any("name" in e for e in info.value.errors)
     with pytest.raises(LLMOutputError, match="not valid JSON"):
         parse_reply("no json here", spec, validate=True, model_cls=None)
-    # validate_json=False still decodes but does not check the schema
+    # validate_json=False decodes without checking, and never raises
     assert parse_reply('{"name": 3}', spec, validate=False, model_cls=None) == {"name": 3}
+    assert parse_reply("no json here", spec, validate=False, model_cls=None) is None
 
 
 def test_json_object_must_be_object() -> None:
