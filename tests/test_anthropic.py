@@ -17,7 +17,6 @@ import pytest
 from llm_context import (
     Feature,
     LLMAuthenticationError,
-    LLMBadRequestError,
     LLMContext,
     LLMInputError,
     LLMRateLimitError,
@@ -608,26 +607,139 @@ def test_thinking_blocks_travel_to_the_next_turn(
     assert json.loads(json.dumps(first.to_message())) == first.to_message()  # JSON-able
 
 
-def test_dropping_the_thinking_is_the_apis_400(ctx: LLMContext, fake: FakeProviderServer) -> None:
-    """Why to_message() matters: a hand-built assistant turn loses the signed thinking, and
-    with thinking on the API refuses the continuation."""
+def test_dropping_the_thinking_is_the_apis_400(fake: FakeProviderServer) -> None:
+    """The rule the adapter works around, as the fake (like the API) enforces it."""
+    turns: Any = [
+        *OSLO,
+        {"role": "assistant", "content": [TOOL_USE]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1"}]},
+    ]
+    thinking: Any = {"type": "enabled", "budget_tokens": 1024}
+    with pytest.raises(anthropic.BadRequestError, match="Expected `thinking`"):
+        sdk(fake).messages.create(model=MODEL, max_tokens=2048, messages=turns, thinking=thinking)
+    fake.script(Reply("Sunny in Oslo."))
+    message = sdk(fake).messages.create(model=MODEL, max_tokens=2048, messages=turns)
+    assert message.content[0].type == "text"
+
+
+def assert_sent_without_thinking(
+    fake: FakeProviderServer, caplog: pytest.LogCaptureFixture, expected: Any
+) -> None:
+    body = sent(fake)
+    assert body.get("thinking") == expected
+    assert "output_config" not in body
+    assert body["max_tokens"] == 4096  # the no-thinking room, not budget + answer
+    warnings = [
+        r for r in caplog.records if r.name == "llm_context" and "without thinking" in r.message
+    ]
+    assert len(warnings) == 1
+    assert "no Anthropic thinking blocks" in warnings[0].getMessage()
+    assert not fake.errors
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["chat", "stream"])
+def test_hand_built_tool_turn_is_sent_without_thinking(
+    ctx: LLMContext, fake: FakeProviderServer, caplog: pytest.LogCaptureFixture, stream: bool
+) -> None:
+    """A hand-built assistant turn lost the signed thinking: the API refuses it with thinking
+    on, so that request goes without thinking (and says so) instead of failing."""
     llm = ctx.llm("anthropic")
     fake.script(*CHECK_OSLO)
-    first = ask(llm, list(OSLO), False)
+    first = ask(llm, list(OSLO), stream)
     by_hand = {
         "role": "assistant",
         "content": first.text,
         "tool_calls": [c.to_message_dict() for c in first.tool_calls],
     }
-    with pytest.raises(LLMBadRequestError) as info:
-        ask(llm, [*OSLO, by_hand, SUNNY], False)
-    assert not isinstance(info.value, LLMInputError)  # it was sent, and the API said no
-    assert "messages.1.content.0.type: Expected `thinking`" in str(info.value)
-    assert len(fake.requests) == 2
-    # Without thinking the API has no such rule. (The refused request used up its reply.)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="llm_context"):
+        assert ask(llm, [*OSLO, by_hand, SUNNY], stream).text == "Sunny in Oslo."
+    assert sent(fake)["messages"][1]["content"][0]["type"] == "text"
+    assert_sent_without_thinking(fake, caplog, {"type": "disabled"})
+    # A later user turn answers no tool calls: thinking is back on.
+    fake.script(Reply("ok"))
+    ask(llm, [*OSLO, by_hand, SUNNY, {"role": "assistant", "content": "Sunny."}, *HELLO], stream)
+    assert sent(fake)["thinking"]["type"] == "enabled"
+
+
+def test_tool_history_from_openai_continues_on_anthropic(
+    ctx: LLMContext, fake: FakeProviderServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Same code, different provider: an OpenAI reply's to_message() carries no Anthropic
+    thinking, so the continuation goes without thinking."""
+    fake.script(Reply(reasoning="hmm", tool_calls=(ToolCallReply("weather", {"city": "Oslo"}),)))
+    first = ctx.llm("openai").chat_sync(OSLO, tools=[WEATHER])
+    (call,) = first.tool_calls
+    result = {"role": "tool", "tool_call_id": call.id, "content": "18C and sunny"}
     fake.script(Reply("Sunny in Oslo."))
-    reply = llm.chat_sync([*OSLO, by_hand, SUNNY], tools=[WEATHER], reasoning_effort="none")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="llm_context"):
+        reply = ctx.llm("anthropic").chat_sync(
+            [*OSLO, first.to_message(), result], tools=[WEATHER], reasoning_effort="high"
+        )
     assert reply.text == "Sunny in Oslo."
+    assert sent(fake)["messages"][1]["content"][0]["id"] == call.id
+    assert_sent_without_thinking(fake, caplog, {"type": "disabled"})
+
+
+HAND_BUILT = [
+    *OSLO,
+    {
+        "role": "assistant",
+        "tool_calls": [
+            {
+                "id": "toolu_1",
+                "type": "function",
+                "function": {"name": "weather", "arguments": "{}"},
+            }
+        ],
+    },
+    SUNNY,
+]
+
+
+def test_thinking_by_default_is_switched_off_for_an_unsigned_tool_turn(
+    fake: FakeProviderServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A model that thinks without being asked gets an explicit `disabled` for that turn."""
+    fake.script(Reply("ok"))
+    with (
+        LLMContext(profiles(fake, model="claude-opus-5")) as context,
+        caplog.at_level(logging.WARNING, logger="llm_context"),
+    ):
+        context.llm("anthropic").chat_sync(HAND_BUILT, tools=[WEATHER])
+    assert_sent_without_thinking(fake, caplog, {"type": "disabled"})
+
+
+def test_forced_tool_choice_is_allowed_once_thinking_is_off(
+    ctx: LLMContext, fake: FakeProviderServer
+) -> None:
+    fake.script(Reply("ok"))
+    ctx.llm("anthropic").chat_sync(
+        HAND_BUILT, tools=[WEATHER], tool_choice="required", reasoning_effort="low"
+    )
+    assert sent(fake)["thinking"] == {"type": "disabled"}
+    assert sent(fake)["tool_choice"] == {"type": "any"}
+
+
+def test_omitted_thinking_model_leaves_thinking_out(
+    fake: FakeProviderServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.script(Reply("ok"))
+    with (
+        LLMContext(profiles(fake, model="claude-opus-4-7")) as context,
+        caplog.at_level(logging.WARNING, logger="llm_context"),
+    ):
+        context.llm("anthropic").chat_sync(HAND_BUILT, tools=[WEATHER], reasoning_effort="low")
+    assert_sent_without_thinking(fake, caplog, None)
+
+
+def test_always_thinking_model_refuses_an_unsigned_tool_turn(fake: FakeProviderServer) -> None:
+    with LLMContext(profiles(fake, model="claude-mythos-preview")) as context:
+        llm = context.llm("anthropic")
+        with pytest.raises(LLMInputError, match=r"always thinks.*to_message"):
+            llm.chat_sync(HAND_BUILT, tools=[WEATHER])
+    assert fake.requests == []
 
 
 def _redacting(exchange: Exchange) -> None:
@@ -928,6 +1040,79 @@ def test_multi_turn_conversation_with_images(ctx: LLMContext, fake: FakeProvider
 
 
 # ---- the wire, read by the bare SDK with strict validation -----------------------------------
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        [{"role": "system", "content": "Be nice."}],
+        [{"role": "user", "content": [{"type": "text", "text": ""}]}],
+        [{"role": "system", "content": "Be nice."}, {"role": "user", "content": "  \n "}],
+    ],
+    ids=["system-only", "empty-text", "whitespace-only"],
+)
+def test_no_content_to_send_is_refused_before_sending(
+    ctx: LLMContext, fake: FakeProviderServer, messages: list[dict[str, Any]]
+) -> None:
+    # The shared message check or, for text the API counts as none, the adapter's own.
+    with pytest.raises(LLMInputError):
+        ctx.llm("anthropic").chat_sync(messages)
+    assert fake.requests == []
+
+
+def test_whitespace_only_text_blocks_are_left_out(
+    ctx: LLMContext, fake: FakeProviderServer
+) -> None:
+    fake.script(Reply("ok"))
+    messages = [*HELLO, {"role": "assistant", "content": " "}, {"role": "user", "content": "Hi"}]
+    ctx.llm("anthropic").chat_sync(messages)
+    assert sent(fake)["messages"] == [
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "Hello"}, {"type": "text", "text": "Hi"}],
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("turns", "error"),
+    [
+        ([], "messages: at least one message is required"),
+        (
+            [{"role": "user", "content": [{"type": "text", "text": " "}]}],
+            "messages.0.content.0: text content blocks must contain non-whitespace text",
+        ),
+    ],
+)
+def test_wire_refuses_empty_content_like_the_api(
+    fake: FakeProviderServer, turns: Any, error: str
+) -> None:
+    with pytest.raises(anthropic.BadRequestError) as info:
+        sdk(fake).messages.create(model=MODEL, max_tokens=10, messages=turns)
+    assert info.value.body == {
+        "type": "error",
+        "error": {"type": "invalid_request_error", "message": error},
+    }
+
+
+def test_chat_and_stream_report_the_same_usage(ctx: LLMContext, fake: FakeProviderServer) -> None:
+    usage = UsageReply(
+        input_tokens=100, output_tokens=30, reasoning_tokens=5, cached_input_tokens=40
+    )
+    reply = Reply("Hello there", reasoning="think", usage=usage)
+    fake.script(reply, reply)
+    llm = ctx.llm("anthropic")
+    chat = llm.chat_sync(HELLO, reasoning_effort="low")
+    stream = llm.stream_sync(HELLO, reasoning_effort="low")
+    list(stream)
+    expected = {
+        "input_tokens": 100,
+        "output_tokens": 30,
+        "total_tokens": 130,
+        "reasoning_tokens": 5,
+        "cached_input_tokens": 40,
+    }
+    assert chat.usage == stream.result.usage == expected
 
 
 def test_wire_message_parses_strictly(fake: FakeProviderServer) -> None:

@@ -21,6 +21,7 @@ from ..messages import ImagePart, Message, TextPart
 from ..request import ChatRequest, OutputSpec, ReasoningEffort
 from ..structured import json_instruction
 from ..tools import ToolChoice, ToolSpec
+from .anthropic_schema import api_schema
 from .base import Feature
 from .openai_sdk import per_call
 from .registry import Provider
@@ -116,11 +117,17 @@ class Thinking:
     max_tokens: int
     thinking: dict[str, Any] | None = None
     effort: str | None = None
+    implicit: bool = False  # the model thinks with no `thinking` param (its default)
 
     @property
     def on(self) -> bool:
         """We switched thinking on (forced tool use is then refused by the API)."""
         return self.thinking is not None and self.thinking["type"] != "disabled"
+
+    @property
+    def thinks(self) -> bool:
+        """The model will think: switched on by us, or by default."""
+        return self.on or self.implicit
 
 
 def plan_thinking(
@@ -130,7 +137,7 @@ def plan_thinking(
     rule = thinking_rule(model)
     if effort is None:
         default = DEFAULT_THINKING_MAX_TOKENS if rule.thinks_by_default else DEFAULT_MAX_TOKENS
-        return Thinking(max_output_tokens or default)
+        return Thinking(max_output_tokens or default, implicit=rule.thinks_by_default)
     if effort == "none":
         if rule.off == "never":
             log.warning(
@@ -166,6 +173,26 @@ def plan_thinking(
     return Thinking(max_tokens, {"type": "enabled", "budget_tokens": budget})
 
 
+def thinking_off(model: str, max_output_tokens: int | None) -> Thinking:
+    """The plan for a turn thinking cannot take: with thinking on, the API refuses tool results
+    answering an assistant turn without its signed thinking, and allows it with thinking off."""
+    if thinking_rule(model).off == "never":
+        raise LLMInputError(
+            f"{model} always thinks, and the API then refuses tool results that answer an "
+            "assistant turn without Anthropic's signed thinking blocks (a conversation from "
+            "another provider, or a turn built by hand): append the Anthropic reply's "
+            "result.to_message() unchanged, or use a model that can think less",
+            provider=PROVIDER,
+        )
+    log.warning(
+        "anthropic: sending this request to %s without thinking: its last tool results answer "
+        "an assistant turn with no Anthropic thinking blocks (from another provider, or built "
+        "by hand), which the API refuses while thinking is on",
+        model,
+    )
+    return plan_thinking(model, "none", max_output_tokens)
+
+
 # -- messages --------------------------------------------------------------------------------
 
 
@@ -183,7 +210,7 @@ def content_blocks(message: Message) -> list[dict[str, Any]]:
     for part in message.parts:
         match part:
             case TextPart(text=text):
-                if text:  # the API rejects empty text blocks
+                if text.strip():  # the API rejects empty and whitespace-only text blocks
                     blocks.append({"type": "text", "text": text})
             case ImagePart():
                 blocks.append(image_block(part))
@@ -273,6 +300,14 @@ def turns(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
     return out
 
 
+def unsigned_tool_turn(turns: list[dict[str, Any]]) -> bool:
+    """The last user turn answers tool calls whose assistant turn opens with no signed
+    thinking block (it came from another provider, or was built by hand)."""
+    if len(turns) < 2 or all(block["type"] != "tool_result" for block in turns[-1]["content"]):
+        return False
+    return bool(turns[-2]["content"][0]["type"] not in THINKING_FIELDS)
+
+
 def system_prompt(request: ChatRequest) -> str | None:
     """System and developer texts joined (and the JSON instruction for json_object)."""
     texts: list[str] = []
@@ -302,25 +337,13 @@ def system_prompt(request: ChatRequest) -> str | None:
 # -- tools and output ------------------------------------------------------------------------
 
 
-def api_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
-    """A JSON schema in the subset structured outputs accept, via the SDK's own transform
-    (closed objects, unsupported constraints moved into descriptions); the client still
-    validates the reply against the original schema."""
-    import anthropic
-
-    try:
-        return anthropic.transform_schema(dict(schema))
-    except ValueError:
-        return dict(schema)  # a node the transform cannot type: let the API judge it
-
-
 def tool_param(tool: ToolSpec) -> dict[str, Any]:
     param: dict[str, Any] = {"name": tool.name, "input_schema": dict(tool.parameters)}
     if tool.description:
         param["description"] = tool.description
     if tool.strict:
         param["strict"] = True
-        param["input_schema"] = api_schema(tool.parameters)
+        param["input_schema"] = api_schema(tool.parameters, f"tool {tool.name!r} parameters")
     return param
 
 
@@ -342,7 +365,7 @@ def output_format(output: OutputSpec) -> dict[str, Any] | None:
     json_object is asked for in the system prompt instead (and validated by the client)."""
     match output.kind:
         case "json_schema":
-            return {"type": "json_schema", "schema": api_schema(output.schema or {})}
+            return {"type": "json_schema", "schema": api_schema(output.schema or {}, "json_schema")}
         case "json_object":
             return None
         case _:
@@ -359,7 +382,16 @@ def build_params(request: ChatRequest) -> dict[str, Any]:
             Feature.SAMPLING.value,
             "API version 2026-10-21 removed temperature and top_p.",
         )
+    messages = turns(request.messages)
+    if not messages:
+        raise LLMInputError(
+            "Anthropic needs at least one user or assistant message with content besides the "
+            "system text",
+            provider=PROVIDER,
+        )
     plan = plan_thinking(request.model, request.reasoning_effort, request.max_output_tokens)
+    if plan.thinks and unsigned_tool_turn(messages):
+        plan = thinking_off(request.model, request.max_output_tokens)
     forced = request.tool_choice is not None and request.tool_choice.mode in (
         "required",
         "function",
@@ -374,7 +406,7 @@ def build_params(request: ChatRequest) -> dict[str, Any]:
     params: dict[str, Any] = {
         "model": request.model,
         "max_tokens": plan.max_tokens,
-        "messages": turns(request.messages),
+        "messages": messages,
     }
     system = system_prompt(request)
     if system:

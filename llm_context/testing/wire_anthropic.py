@@ -4,7 +4,8 @@ Shapes follow the `anthropic` SDK's own types (`types/message.py`, `raw_message_
 `usage.py`): the tests parse every answer with the SDK's strict response validation on.
 Usage is split the way Anthropic reports it: a scripted `UsageReply.input_tokens` is the whole
 prompt, sent as `input_tokens` (uncached) plus `cache_read_input_tokens` (cached). Like the
-API, a thinking request that answers tool calls whose turn lost its thinking block is a 400.
+API, a thinking request that answers tool calls whose turn lost its thinking block is a 400, and
+so are `messages: []` and a text block without text.
 """
 
 from __future__ import annotations
@@ -175,9 +176,24 @@ def _missing_thinking(body: dict[str, Any]) -> str | None:
     )
 
 
+def _empty_content(body: dict[str, Any]) -> str | None:
+    """The API's 400 for no messages at all, or a text block with no text, else None."""
+    turns = body.get("messages")
+    if isinstance(turns, list) and not turns:
+        return "messages: at least one message is required"
+    for i, turn in enumerate(turns if isinstance(turns, list) else []):
+        content = turn.get("content") if isinstance(turn, dict) else None
+        for j, block in enumerate(content if isinstance(content, list) else []):
+            text = block.get("text") if isinstance(block, dict) else None
+            if isinstance(text, str) and block.get("type") == "text" and not text.strip():
+                where = f"messages.{i}.content.{j}"
+                return f"{where}: text content blocks must contain non-whitespace text"
+    return None
+
+
 def messages(exchange: Exchange) -> None:
     """`POST /v1/messages`: a Message, or its event stream (or the API's 400)."""
-    refusal = _missing_thinking(exchange.body)
+    refusal = _empty_content(exchange.body) or _missing_thinking(exchange.body)
     if refusal is not None:
         exchange.send_error(400, refusal)
         return
@@ -241,8 +257,9 @@ def _stream_message(exchange: Exchange, reply: Reply, content: list[dict[str, An
                 emit("content_block_delta", index=index, delta=delta)
         emit("content_block_stop", index=index)
     stop = {"stop_reason": _STOP_REASONS[reply.resolved_finish_reason], "stop_sequence": None}
-    # Like the API's own example: the final event carries the output count only.
-    emit("message_delta", delta=stop, usage={"output_tokens": _usage(reply)["output_tokens"]})
+    # Cumulative usage, as the API sends it now: the prompt counts again, and the thinking
+    # tokens (`output_tokens_details`) only here.
+    emit("message_delta", delta=stop, usage=_usage(reply))
     emit("message_stop")
     exchange.end_sse()
 
