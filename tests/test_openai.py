@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from llm_context import LLMContext, LLMUnsupportedFeatureError
+from llm_context.streaming import TextDelta
 from llm_context.testing import FakeProviderServer, Reply, UsageReply
 
 PNG_1PX = (
@@ -220,3 +221,29 @@ def test_one_sdk_client_per_profile(ctx: LLMContext, fake: FakeProviderServer) -
     assert llm.adapter() is adapter
     changed = ctx.llm("openai", model="gpt-4.1")
     assert changed is not llm and changed.profile.model == "gpt-4.1"
+
+
+def test_stream_parser_refusal_and_error_codes() -> None:
+    """Pure-function checks of events the fake does not send: refusals and error codes."""
+    from types import SimpleNamespace as NS
+
+    from llm_context import LLMBadRequestError, LLMRateLimitError
+    from llm_context.providers.openai import parse_event
+
+    refusal = NS(type="refusal", refusal="I can't help with that.")
+    response = NS(
+        status="completed",
+        output=[NS(type="message", content=[refusal])],
+        usage=None,
+        model="gpt-4.1-mini",
+    )
+    events = [NS(type="response.refusal.delta", delta="I can't help with that.")]
+    events.append(NS(type="response.completed", response=response))
+    parsed = [e for event in events for e in parse_event(event)]
+    assert parsed[0] == TextDelta("I can't help with that.")
+    assert parsed[-1].finish_reason == "content_filter"  # type: ignore[union-attr]
+    with pytest.raises(LLMRateLimitError) as info:
+        list(parse_event(NS(type="error", code="rate_limit_exceeded", message="slow down")))
+    assert info.value.status_code == 429
+    with pytest.raises(LLMBadRequestError):
+        list(parse_event(NS(type="error", code="invalid_prompt", message="no")))

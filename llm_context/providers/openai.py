@@ -11,7 +11,7 @@ from typing import Any
 
 from typing_extensions import assert_never
 
-from ..errors import LLMBadRequestError, LLMServerError
+from ..errors import LLMServerError, error_for_status
 from ..messages import ImagePart, Message, TextPart
 from ..request import ChatRequest, EmbedRequest, ImageRequest, OutputSpec
 from ..results import ChatResult, EmbeddingResult, ImageGenerationResult, Usage, make_usage
@@ -21,7 +21,7 @@ from ..structured import strict_schema
 from ..tools import ToolCall, ToolChoice, ToolSpec, parse_arguments
 from . import openai_sdk
 from .base import RawAuth
-from .common import map_sdk_error
+from .common import map_sdk_error, stream_events
 from .registry import Provider
 
 # Our effort scale -> the Responses API's (it has no "max").
@@ -34,6 +34,9 @@ EFFORTS = {
     "xhigh": "xhigh",
     "max": "xhigh",
 }
+
+# An `error` event's code -> the HTTP status it stands for (unknown codes: the caller's).
+STREAM_ERROR_STATUS = {"": 500, "server_error": 500, "rate_limit_exceeded": 429}
 
 # Why a response stopped early -> our finish reason.
 INCOMPLETE_REASONS = {"max_output_tokens": "length", "content_filter": "content_filter"}
@@ -163,10 +166,21 @@ def parse_usage(usage: Any) -> Usage:
     )
 
 
-def finish_reason(response: Any, has_calls: bool) -> str:
+def finish_reason(response: Any) -> str:
+    """Why a response ended, read from the whole response (shared by chat and stream)."""
     if getattr(response, "status", None) == "incomplete":
         details = getattr(response, "incomplete_details", None)
         return INCOMPLETE_REASONS.get(getattr(details, "reason", None) or "", "length")
+    output = response.output or []
+    refused = any(
+        getattr(part, "type", None) == "refusal"
+        for item in output
+        if getattr(item, "type", None) == "message"
+        for part in item.content or []
+    )
+    if refused:
+        return "content_filter"
+    has_calls = any(getattr(item, "type", None) == "function_call" for item in output)
     return "tool_calls" if has_calls else "stop"
 
 
@@ -175,7 +189,6 @@ def parse_response(response: Any) -> ChatResult:
     texts: list[str] = []
     reasoning: list[str] = []
     calls: list[ToolCall] = []
-    refused = False
     for item in response.output or []:
         kind = getattr(item, "type", None)
         if kind == "message":
@@ -184,7 +197,6 @@ def parse_response(response: Any) -> ChatResult:
                     texts.append(part.text)
                 elif part.type == "refusal":
                     texts.append(part.refusal)
-                    refused = True
         elif kind == "function_call":
             calls.append(
                 ToolCall(
@@ -193,12 +205,11 @@ def parse_response(response: Any) -> ChatResult:
             )
         elif kind == "reasoning":
             reasoning.extend(s.text for s in (item.summary or []))
-    reason = "content_filter" if refused else finish_reason(response, bool(calls))
     return ChatResult(
         "".join(texts),
         parse_usage(response.usage),
         tool_calls=tuple(calls),
-        finish_reason=reason,
+        finish_reason=finish_reason(response),
         model=response.model,
         reasoning="".join(reasoning) or None,
         raw=response,
@@ -208,8 +219,8 @@ def parse_response(response: Any) -> ChatResult:
 def parse_event(event: Any) -> Iterator[StreamEvent]:
     """One Responses stream event -> our events (most yield nothing)."""
     kind = event.type
-    if kind == "response.output_text.delta":
-        yield TextDelta(event.delta)
+    if kind in ("response.output_text.delta", "response.refusal.delta"):
+        yield TextDelta(event.delta)  # a refusal is the answer's text, as in parse_response
     elif kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
         yield ReasoningDelta(event.delta)
     elif kind == "response.output_item.added" and event.item.type == "function_call":
@@ -218,9 +229,8 @@ def parse_event(event: Any) -> Iterator[StreamEvent]:
         yield ToolCallDelta(event.output_index, arguments=event.delta)
     elif kind in ("response.completed", "response.incomplete"):
         response = event.response
-        has_calls = any(getattr(i, "type", None) == "function_call" for i in response.output or [])
         yield StreamEnd(
-            finish_reason(response, has_calls),
+            finish_reason(response),
             parse_usage(response.usage),
             response.model,
             response,
@@ -234,12 +244,12 @@ def parse_event(event: Any) -> Iterator[StreamEvent]:
     elif kind == "error":
         message = getattr(event, "message", None) or "stream error"
         code = str(getattr(event, "code", "") or "")
-        cls = (
-            LLMServerError
-            if code in ("", "server_error", "rate_limit_exceeded")
-            else LLMBadRequestError
+        status = STREAM_ERROR_STATUS.get(code, 400)
+        raise error_for_status(status)(
+            f"openai stream error {code or 'unknown'}: {message}",
+            provider="openai",
+            status_code=status,
         )
-        raise cls(f"openai stream error {code}: {message}".replace("  ", " "), provider="openai")
 
 
 # -- adapter ---------------------------------------------------------------------------------
@@ -263,11 +273,7 @@ class OpenAIAdapter:
 
     def stream(self, request: ChatRequest) -> Iterator[StreamEvent]:
         events = self.client.responses.create(**build_params(request), stream=True)
-        try:
-            for event in events:
-                yield from parse_event(event)
-        finally:
-            events.close()
+        yield from stream_events(events, parse_event)
 
     def embed(self, request: EmbedRequest) -> EmbeddingResult:
         return openai_sdk.embed(self.client, request)
