@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -56,6 +57,8 @@ class LLMContext:
         self._max_workers = max_workers or DEFAULT_MAX_WORKERS
         self._store: ProfileStore | None = None
         self._clients: dict[str, LLMClient] = {}
+        # Clients replaced after a profile change: still closed by close() if alive then.
+        self._retired: weakref.WeakSet[LLMClient] = weakref.WeakSet()
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.RLock()
 
@@ -143,7 +146,9 @@ class LLMContext:
             current = store.update(name, **given) if given else store.get(name)
             client = self._clients.get(name)
             if client is None or client.profile is not current:
-                # The old client may still be serving calls on other threads: let it finish.
+                if client is not None:
+                    # It may still be serving calls on other threads: let them finish.
+                    self._retired.add(client)
                 client = LLMClient(current, self)
                 self._clients[name] = client
             return client
@@ -159,9 +164,10 @@ class LLMContext:
     def close(self) -> None:
         """Close every client's connections and stop the thread pool."""
         with self._lock:
-            for client in self._clients.values():
+            for client in [*self._clients.values(), *self._retired]:
                 client.close()
             self._clients.clear()
+            self._retired.clear()
             if self._executor is not None:
                 self._executor.shutdown(wait=False)
                 self._executor = None

@@ -64,6 +64,7 @@ _PROVIDER_BOUND = (
     "api_version",
     "embed_model",
     "image_model",
+    "headers",  # may hold a proxy's auth for the old provider's host
     "extras",
     "pricing",
 )
@@ -330,8 +331,9 @@ class ProfileStore:
         """Create or update a profile at runtime; `None` values leave a field unchanged.
 
         Creating needs `provider`. Switching provider clears the provider-bound fields (model,
-        base_url, api_key, azure_deployment, api_version, embed/image model, extras, pricing)
-        that are not given in the same call.
+        base_url, api_key, azure_deployment, api_version, embed/image model, headers, extras,
+        pricing) that are not given in the same call. An update that changes nothing returns
+        the profile as it was (so its client and connections are kept).
         """
         if not isinstance(name, str) or not name.strip():
             raise LLMConfigError("runtime: profile names must be non-empty strings")
@@ -353,6 +355,8 @@ class ProfileStore:
                     )
                 profile = new_profile(key, "runtime", values)
             else:
+                if all(getattr(current, field) == value for field, value in values.items()):
+                    return current
                 if values.get("provider", current.provider) != current.provider:
                     cleared = {f: default_of(f) for f in _PROVIDER_BOUND if f not in values}
                     values = {**cleared, **values}

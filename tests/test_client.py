@@ -273,3 +273,26 @@ def test_validate_json_false_never_raises(ctx: LLMContext, fake: FakeProviderSer
     fake.script(Reply("not json at all"))
     result = ctx.llm("openai").chat_sync(HELLO, output_format="json_object", validate_json=False)
     assert result.text == "not json at all" and result.parsed is None
+
+
+def test_unchanged_override_keeps_the_client_and_close_reaches_replaced_ones(
+    ctx: LLMContext, fake: FakeProviderServer
+) -> None:
+    first = ctx.llm("openai", model="gpt-4.1-mini")
+    first.adapter()
+    assert ctx.llm("openai", model="gpt-4.1-mini") is first  # nothing changed: same client
+    second = ctx.llm("openai", model="gpt-4.1")
+    assert second is not first
+    sdk = first.adapter().client  # type: ignore[attr-defined]
+    assert not sdk.is_closed()
+    ctx.close()
+    assert sdk.is_closed()
+
+
+def test_switching_provider_drops_provider_bound_headers() -> None:
+    ctx = LLMContext(
+        {"profiles": {"p": {"provider": "openai", "api_key": "k", "headers": {"X-Proxy": "1"}}}}
+    )
+    assert ctx.llm("p").profile.headers == {"X-Proxy": "1"}
+    switched = ctx.llm_set_key("anthropic", "claude-sonnet-4-6", "k2", profile="p")
+    assert dict(switched.profile.headers) == {}

@@ -2,7 +2,8 @@
 
 Everything goes through the real `google-genai` SDK over HTTP to the fake server (which
 checks turn order, function names, thought signatures and thinking config like the real
-API does). Image URLs are fetched from the fake server's `/fake-assets/` route.
+API does). Image URLs are fetched from the fake server's `/fake-assets/` route, on 127.0.0.1:
+profiles that fetch them opt in with `extras.allow_private_image_urls`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from llm_context import (
     LLMAuthenticationError,
     LLMBadRequestError,
     LLMClient,
+    LLMConfigError,
     LLMContext,
     LLMInputError,
     LLMRateLimitError,
@@ -27,8 +29,8 @@ from llm_context import (
     LLMStreamError,
     LLMUnsupportedFeatureError,
 )
+from llm_context.providers.google_fetch import MAX_IMAGE_BYTES, ImageFetcher
 from llm_context.providers.google_ids import split_call_id
-from llm_context.providers.google_media import MAX_IMAGE_BYTES
 from llm_context.providers.google_reply import parse_response
 from llm_context.testing import (
     EmbeddingReply,
@@ -39,10 +41,10 @@ from llm_context.testing import (
     ToolCallReply,
     UsageReply,
 )
-from llm_context.testing.defaults import TINY_PNG, TINY_PNG_B64, hash_embedding
+from llm_context.testing.defaults import IMAGE_ASSET_PATH, TINY_PNG, TINY_PNG_B64, hash_embedding
 from llm_context.testing.wire_google import SIGNATURE_PREFIX
 
-from .conftest import FAST_RETRY
+from .conftest import FAST_RETRY, make_context
 
 KEY = "test-key-google"
 HELLO = [{"role": "user", "content": "Hello"}]
@@ -66,6 +68,27 @@ TIME = {"name": "get_time", "parameters": {"type": "object", "properties": {}}}
 @pytest.fixture
 def llm(ctx: LLMContext) -> LLMClient:
     return ctx.llm("google")
+
+
+def opted_in(fake: FakeProviderServer, allow: object = True) -> LLMContext:
+    """A context whose google profile may fetch images from the fake server (127.0.0.1)."""
+    return make_context(fake, extras={"allow_private_image_urls": allow})
+
+
+@pytest.fixture
+def fetching(fake: FakeProviderServer) -> Iterator[LLMClient]:
+    context = opted_in(fake)
+    yield context.llm("google")
+    context.close()
+
+
+def image_turn(url: str, text: str = "Describe") -> dict[str, Any]:
+    content = [{"type": "text", "text": text}, {"type": "image_url", "image_url": url}]
+    return {"role": "user", "content": content}
+
+
+def asset_paths(fake: FakeProviderServer) -> list[str]:
+    return [r.path for r in fake.requests_for("asset")]
 
 
 def chat_bodies(fake: FakeProviderServer) -> list[dict[str, Any]]:
@@ -249,10 +272,12 @@ def test_data_url_image_goes_inline(llm: LLMClient, fake: FakeProviderServer) ->
     assert inline(parts[1]) == ("image/png", TINY_PNG)
 
 
-def test_http_image_is_fetched_and_sent_inline(llm: LLMClient, fake: FakeProviderServer) -> None:
+def test_http_image_is_fetched_and_sent_inline(
+    fetching: LLMClient, fake: FakeProviderServer
+) -> None:
     url = f"{fake.url}/fake-assets/cat.png"
     content = [{"type": "text", "text": "Describe"}, {"type": "image_url", "image_url": url}]
-    llm.chat_sync([{"role": "user", "content": content}])
+    fetching.chat_sync([{"role": "user", "content": content}])
     fetches = fake.requests_for("asset")
     assert [r.path for r in fetches] == ["/fake-assets/cat.png"]
     assert "x-goog-api-key" not in fetches[0].headers  # the key goes to Google only
@@ -270,28 +295,132 @@ def test_http_image_is_fetched_and_sent_inline(llm: LLMClient, fake: FakeProvide
     ],
 )
 def test_bad_image_url_fails_before_any_model_call(
-    llm: LLMClient, fake: FakeProviderServer, name: str, expected: str
+    fetching: LLMClient, fake: FakeProviderServer, name: str, expected: str
 ) -> None:
     url = f"{fake.url}/fake-assets/{name}?token=SECRET-TOKEN"
     content = [{"type": "text", "text": "Describe"}, {"type": "image_url", "image_url": url}]
     with pytest.raises(LLMInputError) as info:
-        llm.chat_sync([{"role": "user", "content": content}])
+        fetching.chat_sync([{"role": "user", "content": content}])
     assert expected in str(info.value)
     assert "SECRET-TOKEN" not in str(info.value)
     assert chat_bodies(fake) == []
 
 
 def test_image_url_errors_fail_before_any_model_call(
-    llm: LLMClient, fake: FakeProviderServer
+    fetching: LLMClient, fake: FakeProviderServer
 ) -> None:
     fake.script(Fault(404))
     content = [{"type": "image_url", "image_url": f"{fake.url}/fake-assets/gone.png"}]
     with pytest.raises(LLMInputError, match="HTTP 404"):
-        llm.chat_sync([{"role": "user", "content": content}])
+        fetching.chat_sync([{"role": "user", "content": content}])
     refused = refused_url()
     with pytest.raises(LLMInputError, match="could not fetch"):
-        llm.chat_sync([{"role": "user", "content": [{"type": "image_url", "image_url": refused}]}])
+        fetching.chat_sync(
+            [{"role": "user", "content": [{"type": "image_url", "image_url": refused}]}]
+        )
     assert chat_bodies(fake) == []
+
+
+def test_retried_call_fetches_the_image_once(fetching: LLMClient, fake: FakeProviderServer) -> None:
+    # IMAGE_ASSET_PATH consumes no scripted item: the faults are for generateContent.
+    fake.script(Fault(503, retry_after="0"), Fault(503, retry_after="0"), Reply("a"))
+    assert fetching.chat_sync([image_turn(fake.url + IMAGE_ASSET_PATH)]).text == "a"
+    assert len(chat_bodies(fake)) == 3
+    assert asset_paths(fake) == [IMAGE_ASSET_PATH]
+    assert all(inline(b["contents"][0]["parts"][1])[1] == TINY_PNG for b in chat_bodies(fake))
+
+
+def test_later_turns_reuse_the_fetched_image(fetching: LLMClient, fake: FakeProviderServer) -> None:
+    url = f"{fake.url}/fake-assets/cat.png"
+    messages = [image_turn(url)]
+    fetching.chat_sync(messages)
+    messages += [{"role": "assistant", "content": "A cat."}, image_turn(url, "And now?")]
+    fetching.chat_sync(messages)
+    assert asset_paths(fake) == ["/fake-assets/cat.png"]
+    contents = last_chat(fake)["contents"]
+    assert inline(contents[0]["parts"][1]) == inline(contents[2]["parts"][1])
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "127.0.0.1",
+        "localhost",
+        "0.0.0.0",
+        "[::1]",
+        "[::ffff:127.0.0.1]",
+        "10.1.2.3",
+        "169.254.169.254",
+        "224.0.0.1",
+    ],
+)
+def test_non_public_image_hosts_are_refused_by_default(
+    llm: LLMClient, fake: FakeProviderServer, host: str
+) -> None:
+    url = f"http://{host}:{fake.port}/fake-assets/cat.png"
+    with pytest.raises(LLMInputError, match=r"extras\.allow_private_image_urls") as info:
+        llm.chat_sync([image_turn(url)])
+    assert "non-public address" in str(info.value)
+    assert fake.requests == []  # nothing fetched, nothing sent to the model
+
+
+def test_redirect_to_a_private_address_is_refused(fake: FakeProviderServer) -> None:
+    # 127.0.0.1 is allowed, 0.0.0.0 (which reaches the same server on Linux) is not.
+    context = opted_in(fake, ["127.0.0.1/32"])
+    hop = f"http://0.0.0.0:{fake.port}/fake-assets/cat.png"
+    url = f"{fake.url}/fake-assets/redirect?to={hop}"
+    with pytest.raises(LLMInputError, match=r"extras\.allow_private_image_urls") as info:
+        context.llm("google").chat_sync([image_turn(url)])
+    assert "0.0.0.0" in str(info.value)
+    assert asset_paths(fake) == ["/fake-assets/redirect"]
+    assert chat_bodies(fake) == []
+    context.close()
+
+
+def test_redirects_are_followed_and_bounded(fetching: LLMClient, fake: FakeProviderServer) -> None:
+    hop = f"http://0.0.0.0:{fake.port}/fake-assets/dog.png"
+    fetching.chat_sync([image_turn(f"{fake.url}/fake-assets/redirect?to={hop}")])
+    assert asset_paths(fake) == ["/fake-assets/redirect", "/fake-assets/dog.png"]
+    assert inline(last_chat(fake)["contents"][0]["parts"][1]) == ("image/png", TINY_PNG)
+    fake.clear()
+    with pytest.raises(LLMInputError, match="more than 5 redirects"):
+        fetching.chat_sync([image_turn(f"{fake.url}/fake-assets/redirect")])  # to itself
+    assert asset_paths(fake) == ["/fake-assets/redirect"] * 6
+    assert chat_bodies(fake) == []
+
+
+def test_allowed_networks_and_host_header(fake: FakeProviderServer) -> None:
+    context = opted_in(fake, ["127.0.0.0/8", "::1"])
+    url = f"http://localhost:{fake.port}/fake-assets/cat.png"
+    context.llm("google").chat_sync([image_turn(url)])
+    (fetch,) = fake.requests_for("asset")
+    assert fetch.headers["host"] == f"localhost:{fake.port}"  # connected to the checked address
+    context.close()
+
+
+@pytest.mark.parametrize("value", ["yes please", 3, ["not-a-network"]])
+def test_bad_allow_private_setting_is_a_config_error(
+    fake: FakeProviderServer, value: object
+) -> None:
+    context = opted_in(fake, value)
+    with pytest.raises(LLMConfigError, match="allow_private_image_urls"):
+        context.llm("google").chat_sync(HELLO)
+    context.close()
+
+
+def test_image_cache_is_bounded(fake: FakeProviderServer) -> None:
+    fetcher = ImageFetcher(allow_private=True, cache_entries=2, cache_bytes=300)
+    urls = [f"{fake.url}/fake-assets/size-{n}.png" for n in (100, 101, 102, 250)]
+    for url in urls[:3]:
+        fetcher.fetch(url)
+    fetcher.fetch(urls[2])  # cached
+    fetcher.fetch(urls[0])  # evicted by count: fetched again
+    fetcher.fetch(urls[3])  # 250 + 100 bytes > 300: evicts everything else
+    fetcher.fetch(urls[2])
+    fetcher.close()
+    assert asset_paths(fake) == [
+        f"/fake-assets/size-{n}.png" for n in (100, 101, 102, 100, 250, 102)
+    ]
 
 
 def test_tools_use_parameters_json_schema(llm: LLMClient, fake: FakeProviderServer) -> None:
@@ -853,7 +982,7 @@ def test_raw_uses_versioned_base_and_key_header(llm: LLMClient, fake: FakeProvid
 
 
 def test_multi_turn_conversation_with_images_and_tools(
-    llm: LLMClient, fake: FakeProviderServer
+    fetching: LLMClient, fake: FakeProviderServer
 ) -> None:
     messages: list[dict[str, Any]] = [
         {"role": "system", "content": "You are a travel assistant."},
@@ -867,13 +996,13 @@ def test_multi_turn_conversation_with_images_and_tools(
     ]
     call = ToolCallReply("get_weather", {"city": "Oslo"})
     fake.script(Reply("It looks like Oslo.", tool_calls=(call,)))
-    first = llm.chat_sync(messages, tools=[WEATHER])
+    first = fetching.chat_sync(messages, tools=[WEATHER])
     assert first.text == "It looks like Oslo." and first.finish_reason == "tool_calls"
     messages.append(assistant_turn(first))
     call_id = first.tool_calls[0].id
     messages.append({"role": "tool", "tool_call_id": call_id, "content": "-3C, snow"})
     fake.script(Reply(deltas=("Oslo: ", "-3C ", "and snow.")))
-    second = llm.chat_stream_sync(messages, tools=[WEATHER])
+    second = fetching.chat_stream_sync(messages, tools=[WEATHER])
     assert second.text == "Oslo: -3C and snow."
     messages.append({"role": "assistant", "content": second.text})
     messages.append(
@@ -887,7 +1016,7 @@ def test_multi_turn_conversation_with_images_and_tools(
     )
     other_png = base64.b64encode(TINY_PNG + b"2").decode()
     fake.script(ImageReply(b64_images=[other_png]), Reply("That is Bergen."))
-    third = llm.chat_sync(messages, tools=[WEATHER])
+    third = fetching.chat_sync(messages, tools=[WEATHER])
     assert third.text == "That is Bergen."
     body = last_chat(fake)
     assert body["systemInstruction"]["parts"] == [{"text": "You are a travel assistant."}]

@@ -1,8 +1,9 @@
 """Google Gemini through the official `google-genai` SDK (Gemini Developer API, v1beta).
 
 The request is built in `google_request`, replies and stream chunks are parsed in
-`google_reply`, images, embeddings and image generation live in `google_media`; the adapter's
-methods only send.
+`google_reply`, http(s) image URLs are downloaded (once, cached, public addresses only unless
+`extras.allow_private_image_urls` opts in) by `google_fetch`, embeddings and image generation
+live in `google_media`; the adapter's methods only send.
 
 Client facts (google-genai 3.x):
 - `vertexai=False` and an explicit debug config: the SDK would otherwise switch to Vertex AI /
@@ -27,7 +28,7 @@ from ..request import ChatRequest, EmbedRequest, ImageRequest
 from ..results import ChatResult, EmbeddingResult, ImageGenerationResult
 from ..settings import Profile
 from ..streaming import StreamEvent
-from . import google_media
+from . import google_fetch, google_media
 from .base import RawAuth
 from .common import map_sdk_error
 from .google_reply import StreamParser, parse_response
@@ -70,7 +71,10 @@ class GoogleAdapter:
         self.profile = profile
         self.api_key = profile.api_key
         self.client = make_client(profile)
-        self.fetcher = google_media.ImageFetcher()
+        # Per adapter: its cache makes retries and later turns reuse downloaded images.
+        self.fetcher = google_fetch.ImageFetcher(
+            google_fetch.address_policy(profile.name, profile.extras)
+        )
 
     def _prepare(self, request: ChatRequest) -> tuple[list[types.Content], Any]:
         contents, system = build_contents(request, self.fetcher.fetch_all(request.messages))

@@ -1,8 +1,5 @@
-"""Gemini beyond chat: fetching http(s) images for inline input, embeddings, image generation.
+"""Gemini beyond chat: embeddings and image generation (image URLs: `google_fetch`).
 
-- Image URLs: the Gemini API reads images by URI only from its own Files API, so any other
-  http(s) image is downloaded here (capped at `MAX_IMAGE_BYTES`, `image/*` only, with a
-  timeout) and sent inline. A failed download is an `LLMInputError` before any model call.
 - Embeddings: one `Content` per text. The SDK merges a plain list of strings into ONE content
   for multimodal embedding models (one vector for all texts), so strings are never passed bare.
 - Images: Gemini image models (`gemini-*-image*`) through `generate_content` with
@@ -17,16 +14,13 @@ from __future__ import annotations
 import base64
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
-import httpx2
 from google import genai
 from google.genai import types
 
 from ..errors import LLMBadRequestError, LLMInputError, LLMServerError, LLMUnsupportedFeatureError
-from ..messages import ImagePart, Message
 from ..request import EmbedRequest, ImageRequest
 from ..results import (
     EmbeddingResult,
@@ -37,12 +31,9 @@ from ..results import (
     make_usage,
 )
 from .google_reply import parse_usage
-from .google_request import FILES_API_PREFIX, PROVIDER, FetchedImage, http_options
+from .google_request import PROVIDER, http_options
 
-__all__ = ["MAX_IMAGE_BYTES", "ImageFetcher", "embed", "generate_image", "is_imagen"]
-
-MAX_IMAGE_BYTES = 20 * 1024 * 1024  # the Gemini API's limit for a whole inline request
-FETCH_TIMEOUT_S = 30.0
+__all__ = ["embed", "generate_image", "is_imagen"]
 
 # Aspect ratios the Gemini image and Imagen models take; "WxH" sizes must reduce to one.
 ASPECT_RATIOS = frozenset({"1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9"})
@@ -56,75 +47,6 @@ QUALITY_SIZES: dict[str, str | None] = {
     "high": "2K",
     "hd": "2K",
 }
-
-
-# -- image input -------------------------------------------------------------------------------
-
-
-def _shown(url: str) -> str:
-    """A URL for messages: no query or fragment (signed URLs carry tokens there)."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"[:120]
-
-
-class ImageFetcher:
-    """Downloads image URLs for inline input; one HTTP client, reused."""
-
-    def __init__(self, max_bytes: int = MAX_IMAGE_BYTES, timeout_s: float = FETCH_TIMEOUT_S):
-        self.max_bytes = max_bytes
-        self.client = httpx2.Client(follow_redirects=True, timeout=timeout_s)
-
-    def fetch_all(self, messages: Iterable[Message]) -> dict[str, FetchedImage]:
-        """Every http(s) image of the messages (Files API URIs excepted), by URL."""
-        fetched: dict[str, FetchedImage] = {}
-        for message in messages:
-            for part in message.parts:
-                if not isinstance(part, ImagePart) or part.is_data_url:
-                    continue
-                if part.url.startswith(FILES_API_PREFIX) or part.url in fetched:
-                    continue
-                fetched[part.url] = self.fetch(part.url)
-        return fetched
-
-    def fetch(self, url: str) -> FetchedImage:
-        where = _shown(url)
-        try:
-            with self.client.stream("GET", url) as response:
-                if response.status_code >= 400:
-                    raise LLMInputError(
-                        f"could not fetch the image at {where}: HTTP {response.status_code}",
-                        provider=PROVIDER,
-                    )
-                media = response.headers.get("content-type", "").split(";")[0].strip().lower()
-                if not media.startswith("image/"):
-                    raise LLMInputError(
-                        f"the URL {where} is not an image (content type {media or 'missing'!r})",
-                        provider=PROVIDER,
-                    )
-                declared = response.headers.get("content-length")
-                if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-                    raise self._too_large(where)
-                data = bytearray()
-                for chunk in response.iter_bytes():
-                    data.extend(chunk)
-                    if len(data) > self.max_bytes:
-                        raise self._too_large(where)
-        except httpx2.HTTPError as exc:
-            raise LLMInputError(
-                f"could not fetch the image at {where}: {type(exc).__name__}", provider=PROVIDER
-            ) from None
-        return FetchedImage(media, bytes(data))
-
-    def _too_large(self, where: str) -> LLMInputError:
-        limit = self.max_bytes // (1024 * 1024)
-        return LLMInputError(
-            f"the image at {where} is larger than {limit} MB; resize it or upload it through "
-            "the Gemini Files API and pass that URI",
-            provider=PROVIDER,
-        )
-
-    def close(self) -> None:
-        self.client.close()
 
 
 # -- embeddings --------------------------------------------------------------------------------

@@ -334,11 +334,15 @@ def get_model(exchange: Exchange) -> None:
 def serve_asset(exchange: Exchange) -> None:
     """`GET /fake-assets/<name>`: `*.png` a PNG (a scripted ImageReply's first image, if any);
     `size-<N>.png` N bytes with a Content-Length; `stream-<N>.png` N bytes chunked, no length;
-    anything else an HTML page (not an image)."""
+    `redirect?to=<url>` a 302 to that URL (without `to`: to itself, a loop); anything else an
+    HTML page (not an image)."""
     name = exchange.params["name"]
     stem = name.rsplit(".", 1)[0]
     kind, _, count = stem.partition("-")
-    if not name.endswith(".png"):
+    if name == "redirect":
+        target = exchange.request.query.get("to", exchange.request.path)
+        exchange.send_bytes(b"", "text/plain", 302, {"location": target})
+    elif not name.endswith(".png"):
         exchange.send_bytes(b"<html><body>not an image</body></html>", "text/html; charset=utf-8")
     elif kind == "size" and count.isdigit():
         exchange.send_bytes(TINY_PNG + b"\0" * max(0, int(count) - len(TINY_PNG)), "image/png")
