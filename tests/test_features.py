@@ -70,6 +70,16 @@ def has(provider: str, feature: Feature, model: str | None = None) -> bool:
     return feature in (spec.features_for(model) if model else spec.features)
 
 
+def values_of(node: Any, keys: set[str]) -> list[Any]:
+    """Every value stored under one of `keys`, anywhere in a JSON body."""
+    if isinstance(node, dict):
+        found = [v for k, v in node.items() if k in keys]
+        return found + [x for v in node.values() for x in values_of(v, keys)]
+    if isinstance(node, list):
+        return [x for v in node for x in values_of(v, keys)]
+    return []
+
+
 def chat_requests(fake: FakeProviderServer) -> list[Any]:
     return fake.requests_for("chat")
 
@@ -93,6 +103,9 @@ def test_chat_result_details(ctx: LLMContext, fake: FakeProviderServer, provider
     fake.script(Reply("Cut short", finish_reason="length"))
     result = ctx.llm(provider).chat_sync(HELLO, max_output_tokens=5)
     assert result.finish_reason == "length"
+    # Each wire names the limit its own way; it must be there, set to 5.
+    limits = {"max_output_tokens", "maxOutputTokens", "max_tokens", "max_completion_tokens"}
+    assert 5 in values_of(fake.last_request.json, limits)
     assert result.profile == provider
     assert result.raw is not None
     assert result.tool_calls == ()
