@@ -20,7 +20,7 @@ from ..streaming import StreamEvent
 from .anthropic_reply import StreamParser, parse_response, stream_error
 from .anthropic_request import build_params
 from .base import Feature, RawAuth
-from .common import map_sdk_error, sdk_timeout
+from .common import map_sdk_error, sdk_timeout, stream_events
 from .registry import Provider
 
 
@@ -45,12 +45,7 @@ class AnthropicAdapter:
 
     def stream(self, request: ChatRequest) -> Iterator[StreamEvent]:
         events = self.client.messages.create(**build_params(request), stream=True)
-        parser = StreamParser()
-        try:
-            for event in events:
-                yield from parser.feed(event)
-        finally:
-            events.close()
+        yield from stream_events(events, StreamParser().feed)
 
     def embed(self, request: EmbedRequest) -> EmbeddingResult:
         raise LLMUnsupportedFeatureError(self.provider, request.model, Feature.EMBED.value)

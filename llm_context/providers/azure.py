@@ -31,6 +31,7 @@ from . import openai as responses_wire
 from . import openai_sdk
 from .base import Feature, RawAuth
 from .chat_completions import OPENAI_EFFORTS, OPENAI_ROLES, Dialect
+from .common import stream_events
 from .openai_compat import CompletionsChat
 from .registry import Provider, spec_for
 
@@ -162,11 +163,7 @@ class ResponsesChat:
 
     def stream(self, request: ChatRequest) -> Iterator[StreamEvent]:
         events = self.client.responses.create(**self._params(request), stream=True)
-        try:
-            for event in events:
-                yield from responses_wire.parse_event(event)
-        finally:
-            events.close()
+        yield from stream_events(events, responses_wire.parse_event)
 
 
 class AzureAdapter:

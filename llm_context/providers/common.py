@@ -5,8 +5,8 @@ share one exception shape (status_code, response, request_id), so one mapper ser
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ..errors import (
     LLMConnectionError,
@@ -18,7 +18,10 @@ from ..errors import (
     retry_after_s,
 )
 
-__all__ = ["error_message", "map_sdk_error", "sdk_timeout"]
+if TYPE_CHECKING:
+    from ..streaming import StreamEvent
+
+__all__ = ["closing_stream", "error_message", "map_sdk_error", "sdk_timeout", "stream_events"]
 
 
 def sdk_timeout(seconds: float | None) -> Any:
@@ -26,6 +29,22 @@ def sdk_timeout(seconds: float | None) -> Any:
     import httpx2
 
     return httpx2.Timeout(seconds)
+
+
+def stream_events(
+    sdk_stream: Any, parse: Callable[[Any], Iterable[StreamEvent]]
+) -> Iterator[StreamEvent]:
+    """Each item of an SDK stream parsed into our events; the SDK stream is always closed."""
+    return closing_stream(sdk_stream, (event for item in sdk_stream for event in parse(item)))
+
+
+def closing_stream(sdk_stream: Any, events: Iterable[StreamEvent]) -> Iterator[StreamEvent]:
+    """`events` (parsed from `sdk_stream`), closing the SDK stream however iteration ends:
+    done, an error, or the caller stopping early (which frees the connection)."""
+    try:
+        yield from events
+    finally:
+        sdk_stream.close()  # openai / anthropic `Stream.close()`; google's generator `.close()`
 
 
 def error_message(body: Any, fallback: str) -> str:

@@ -17,8 +17,8 @@ Client facts (google-genai 3.x):
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
-from typing import Any, cast
+from collections.abc import Iterator
+from typing import Any
 
 from google import genai
 from google.genai import types
@@ -30,7 +30,7 @@ from ..settings import Profile
 from ..streaming import StreamEvent
 from . import google_fetch, google_media
 from .base import RawAuth
-from .common import map_sdk_error
+from .common import map_sdk_error, stream_events
 from .google_reply import StreamParser, parse_response
 from .google_request import build_config, build_contents
 from .registry import Provider
@@ -89,18 +89,10 @@ class GoogleAdapter:
 
     def stream(self, request: ChatRequest) -> Iterator[StreamEvent]:
         contents, config = self._prepare(request)
-        chunks = cast(
-            "Generator[Any, None, None]",
-            self.client.models.generate_content_stream(
-                model=request.model, contents=contents, config=config
-            ),
+        chunks = self.client.models.generate_content_stream(
+            model=request.model, contents=contents, config=config
         )
-        parser = StreamParser()
-        try:
-            for chunk in chunks:
-                yield from parser.feed(chunk)
-        finally:
-            chunks.close()
+        yield from stream_events(chunks, StreamParser().feed)
 
     def embed(self, request: EmbedRequest) -> EmbeddingResult:
         return google_media.embed(self.client, request)

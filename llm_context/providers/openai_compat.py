@@ -28,6 +28,7 @@ from .chat_completions import (
     rejects_stream_options,
     without_stream_options,
 )
+from .common import closing_stream
 from .registry import Provider
 
 if TYPE_CHECKING:
@@ -67,10 +68,7 @@ class CompletionsChat:
 
     def stream(self, request: ChatRequest) -> Iterator[StreamEvent]:
         chunks = self._open(build_params(request, self.dialect, self.provider, stream=True))
-        try:
-            yield from parse_stream(chunks)
-        finally:
-            chunks.close()
+        yield from closing_stream(chunks, parse_stream(chunks))
 
     def _open(self, params: dict[str, Any]) -> Any:
         try:
