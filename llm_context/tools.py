@@ -22,6 +22,17 @@ class ToolSpec:
         default_factory=lambda: {"type": "object", "properties": {}}
     )
     strict: bool | None = None
+    # `parameters` in OpenAI strict form when `strict`: derived once here, not on every request.
+    strict_parameters: Mapping[str, Any] | None = field(
+        init=False, default=None, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        if self.strict:
+            # Imported here: structured imports request, which imports this module.
+            from .structured import strict_schema
+
+            object.__setattr__(self, "strict_parameters", strict_schema(self.parameters))
 
 
 @dataclass(frozen=True)

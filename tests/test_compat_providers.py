@@ -146,6 +146,28 @@ def test_messages_and_options_reach_the_wire(
 
 
 @pytest.mark.parametrize("provider", COMPAT)
+def test_strict_tool_goes_in_strict_form_and_others_unchanged(
+    ctx: LLMContext, fake: FakeProviderServer, provider: str
+) -> None:
+    fake.script(Reply("ok"), Reply("again"))
+    tools = [{**WEATHER, "strict": True}, {**TIME, "strict": False}]
+    ctx.llm(provider).chat_sync(HELLO, tools=tools)
+    strict, loose = (t["function"] for t in sent(fake)["tools"])
+    assert strict["strict"] is True
+    assert strict["parameters"] == {
+        "type": "object",
+        "properties": {"city": {"type": ["string", "null"]}},
+        "required": ["city"],
+        "additionalProperties": False,
+    }
+    assert loose == {"name": "time", "description": "", "parameters": TIME["parameters"]} | {
+        "strict": False
+    }
+    ctx.llm(provider).chat_sync(HELLO, tools=tools)  # the same form on the next request
+    assert sent(fake)["tools"][0]["function"]["parameters"] == strict["parameters"]
+
+
+@pytest.mark.parametrize("provider", COMPAT)
 def test_json_schema_goes_as_response_format(
     ctx: LLMContext, fake: FakeProviderServer, provider: str
 ) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from llm_context.errors import LLMInputError
 from llm_context.messages import ImagePart, TextPart, normalize_messages
+from llm_context.structured import strict_schema
 from llm_context.tools import ToolCall, normalize_tool_choice, normalize_tools
 
 PNG = "data:image/png;base64,iVBORw0KGgo="
@@ -112,6 +114,19 @@ def test_tools_both_shapes_and_choice() -> None:
         normalize_tool_choice("zzz", tools)
     with pytest.raises(LLMInputError, match="no tools"):
         normalize_tool_choice("required", ())
+
+
+def test_strict_tool_parameters_are_derived_once() -> None:
+    params = {"type": "object", "properties": {"q": {"type": "string"}}}
+    strict, loose = normalize_tools(
+        [{"name": "a", "parameters": params, "strict": True}, {"name": "b", "parameters": params}]
+    )
+    assert strict.strict_parameters == strict_schema(params)
+    assert strict.parameters == params  # the caller's schema is kept as given
+    assert loose.strict_parameters is None
+    assert replace(loose, strict=True).strict_parameters == strict_schema(params)
+    assert replace(strict, strict=False).strict_parameters is None
+    assert "strict_parameters" not in repr(strict)
 
 
 @pytest.mark.parametrize(

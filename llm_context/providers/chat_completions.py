@@ -23,7 +23,6 @@ from ..messages import ImagePart, Message, Role, TextPart
 from ..request import ChatRequest, OutputSpec
 from ..results import ChatResult, Usage, make_usage
 from ..streaming import ReasoningDelta, StreamEnd, StreamEvent, TextDelta, ToolCallDelta
-from ..structured import strict_schema
 from ..tools import ToolCall, ToolChoice, ToolSpec, parse_arguments
 from . import openai_sdk
 from .openai import EFFORTS as OPENAI_EFFORTS
@@ -153,10 +152,11 @@ def messages_param(
 
 def tool_param(tool: ToolSpec) -> dict[str, Any]:
     """A function tool; `strict` is sent only when the caller chose it."""
-    function: dict[str, Any] = {"name": tool.name, "description": tool.description}
-    function["parameters"] = (
-        strict_schema(tool.parameters) if tool.strict else dict(tool.parameters)
-    )
+    function: dict[str, Any] = {
+        "name": tool.name,
+        "description": tool.description,
+        "parameters": dict(tool.strict_parameters or tool.parameters),
+    }
     if tool.strict is not None:
         function["strict"] = tool.strict
     return {"type": "function", "function": function}

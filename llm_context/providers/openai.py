@@ -17,7 +17,6 @@ from ..request import ChatRequest, EmbedRequest, ImageRequest, OutputSpec
 from ..results import ChatResult, EmbeddingResult, ImageGenerationResult, Usage, make_usage
 from ..settings import Profile
 from ..streaming import ReasoningDelta, StreamEnd, StreamEvent, TextDelta, ToolCallDelta
-from ..structured import strict_schema
 from ..tools import ToolCall, ToolChoice, ToolSpec, parse_arguments
 from . import openai_sdk
 from .base import RawAuth
@@ -96,14 +95,12 @@ def input_items(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
 
 def tool_param(tool: ToolSpec) -> dict[str, Any]:
     """A function tool; `strict` and `parameters` are required by the published spec."""
-    strict = bool(tool.strict)
-    params = strict_schema(tool.parameters) if strict else dict(tool.parameters)
     return {
         "type": "function",
         "name": tool.name,
         "description": tool.description,
-        "parameters": params,
-        "strict": strict,
+        "parameters": dict(tool.strict_parameters or tool.parameters),
+        "strict": bool(tool.strict),
     }
 
 
