@@ -698,17 +698,27 @@ HAND_BUILT = [
 ]
 
 
-def test_thinking_by_default_is_switched_off_for_an_unsigned_tool_turn(
-    fake: FakeProviderServer, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(
+    ("model", "effort", "expected"),
+    [
+        ("claude-opus-5", None, {"type": "disabled"}),  # thinks by default: said off
+        ("claude-opus-4-7", "low", None),  # off is said by leaving `thinking` out
+    ],
+)
+def test_unsigned_tool_turn_off_switch_per_model(
+    fake: FakeProviderServer,
+    caplog: pytest.LogCaptureFixture,
+    model: str,
+    effort: Any,
+    expected: Any,
 ) -> None:
-    """A model that thinks without being asked gets an explicit `disabled` for that turn."""
     fake.script(Reply("ok"))
     with (
-        LLMContext(profiles(fake, model="claude-opus-5")) as context,
+        LLMContext(profiles(fake, model=model)) as context,
         caplog.at_level(logging.WARNING, logger="llm_context"),
     ):
-        context.llm("anthropic").chat_sync(HAND_BUILT, tools=[WEATHER])
-    assert_sent_without_thinking(fake, caplog, {"type": "disabled"})
+        context.llm("anthropic").chat_sync(HAND_BUILT, tools=[WEATHER], reasoning_effort=effort)
+    assert_sent_without_thinking(fake, caplog, expected)
 
 
 def test_forced_tool_choice_is_allowed_once_thinking_is_off(
@@ -720,18 +730,6 @@ def test_forced_tool_choice_is_allowed_once_thinking_is_off(
     )
     assert sent(fake)["thinking"] == {"type": "disabled"}
     assert sent(fake)["tool_choice"] == {"type": "any"}
-
-
-def test_omitted_thinking_model_leaves_thinking_out(
-    fake: FakeProviderServer, caplog: pytest.LogCaptureFixture
-) -> None:
-    fake.script(Reply("ok"))
-    with (
-        LLMContext(profiles(fake, model="claude-opus-4-7")) as context,
-        caplog.at_level(logging.WARNING, logger="llm_context"),
-    ):
-        context.llm("anthropic").chat_sync(HAND_BUILT, tools=[WEATHER], reasoning_effort="low")
-    assert_sent_without_thinking(fake, caplog, None)
 
 
 def test_always_thinking_model_refuses_an_unsigned_tool_turn(fake: FakeProviderServer) -> None:

@@ -4,7 +4,8 @@ System and developer texts go to the top-level `system`; the other turns become 
 blocks in strictly alternating user / assistant turns (tool results travel in user turns, and
 an assistant turn opens with the signed thinking blocks its reply left in `provider_state`);
 reasoning effort becomes adaptive thinking + `output_config.effort` or a `budget_tokens`
-thinking budget, per model family (`THINKING_RULES`).
+thinking budget, per model family (`THINKING_RULES`), and is turned off for a request whose
+tool results answer an assistant turn without signed thinking (which the API then refuses).
 """
 
 from __future__ import annotations

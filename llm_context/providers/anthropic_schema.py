@@ -61,8 +61,6 @@ TYPE_KEYWORDS: dict[str, frozenset[str]] = {
 }
 TYPED_KEYWORDS = frozenset().union(*TYPE_KEYWORDS.values())
 COMBINATORS = ("anyOf", "oneOf", "allOf")
-# A node typed by any of these needs no `type` of its own.
-SELF_TYPED = ("$ref", "enum", "const", *COMBINATORS)
 # Keywords the transform follows into subschemas (the rest end up in a description).
 SCHEMA_MAPS = ("properties", "$defs")
 
@@ -124,7 +122,7 @@ def one_type(node: dict[str, Any], where: str, path: str) -> dict[str, Any]:
     for name in kinds:
         if name not in TYPES:
             raise unsendable(where, path, f"unknown type {name!r}")
-    if "enum" in node or "const" in node:
+    if literal(node):
         node.pop("type", None)  # the literals say which values (null included) are allowed
         return node
     kinds = list(dict.fromkeys(kinds))
@@ -138,8 +136,23 @@ def one_type(node: dict[str, Any], where: str, path: str) -> dict[str, Any]:
         if keywords & node.keys():
             return {**node, "type": name}  # e.g. `properties` without `type: object`
     raise unsendable(
-        where, path, "no 'type' (every value needs a 'type', 'anyOf', 'enum' or 'const')"
+        where,
+        path,
+        "no 'type' (every value needs a 'type', an 'anyOf', or an 'enum' / 'const' of "
+        "strings, numbers, booleans or null)",
     )
+
+
+def literal(node: dict[str, Any]) -> bool:
+    """The node is typed by literals the transform keeps (an enum or const of primitives)."""
+    enum = node.get("enum")
+    if isinstance(enum, list) and enum and all(primitive(value) for value in enum):
+        return True
+    return "const" in node and primitive(node["const"])
+
+
+def primitive(value: object) -> bool:
+    return value is None or isinstance(value, (str, int, float, bool))
 
 
 def split(node: dict[str, Any], kinds: list[str]) -> dict[str, Any]:
