@@ -93,15 +93,21 @@ def strict_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
-    kind = schema.get("type")
+def _nullable(schema: Any) -> Any:
+    """`schema` that also admits null (an optional property under strict mode)."""
+    if not isinstance(schema, dict):
+        return schema  # a boolean schema: true already admits null; false admits nothing
+    out = dict(schema)
+    if isinstance(out.get("enum"), list) and None not in out["enum"]:
+        out["enum"] = [*out["enum"], None]  # else null passes `type` but fails `enum`
+    kind = out.get("type")
     if isinstance(kind, str) and kind != "null":
-        return {**schema, "type": [kind, "null"]}
-    if isinstance(kind, list) and "null" not in kind:
-        return {**schema, "type": [*kind, "null"]}
-    if kind is None and ("$ref" in schema or "anyOf" in schema):
+        out["type"] = [kind, "null"]
+    elif isinstance(kind, list) and "null" not in kind:
+        out["type"] = [*kind, "null"]
+    elif kind is None and ("$ref" in out or "anyOf" in out):
         return {"anyOf": [schema, {"type": "null"}]}
-    return schema
+    return out
 
 
 def _strict(node: Any) -> Any:

@@ -168,9 +168,8 @@ def test_enums_with_null_keep_their_literals(ctx: LLMContext, fake: FakeProvider
     props = sent(fake)["output_config"]["format"]["schema"]["properties"]
     assert props["color"] == {"enum": ["red", "green", None]}
     assert props["size"] == {"enum": ["S", "M", None]}
-    # Strict mode made the optional enum `type: [string, null]` but left null out of the enum:
-    # the literals decide, so null is not offered (nor would it validate).
-    assert props["shade"] == {"enum": ["light", "dark"]}
+    # Strict mode makes an optional enum nullable in both `type` and `enum`: null is offered.
+    assert props["shade"] == {"enum": ["light", "dark", None]}
 
 
 class Address(BaseModel):

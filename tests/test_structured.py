@@ -88,3 +88,21 @@ def test_json_object_must_be_object() -> None:
     assert spec is not None and spec.kind == "json_object"
     with pytest.raises(LLMOutputError, match="not an object"):
         parse_reply("[1, 2]", spec, validate=True, model_cls=None)
+
+
+def test_strict_transform_handles_enums_and_boolean_subschemas() -> None:
+    import jsonschema
+
+    out = strict_schema(
+        {
+            "type": "object",
+            "properties": {
+                "color": {"type": "string", "enum": ["red", "blue"]},
+                "anything": True,
+            },
+        }
+    )
+    assert out["properties"]["color"] == {"type": ["string", "null"], "enum": ["red", "blue", None]}
+    assert out["properties"]["anything"] is True
+    jsonschema.validate({"color": None, "anything": 3}, out)
+    jsonschema.validate({"color": "red", "anything": None}, out)
