@@ -32,6 +32,10 @@ class BenchConfig:
     async_concurrency: tuple[int, ...] = (50, 200)
     async_repeats: int = 3
     pool_sizes: tuple[int, ...] = (16, 32, 64, 128, 256)  # thread-pool sweep at the top level
+    # A provider-like latency, where the pool size (not CPU) bounds the calls in flight.
+    slow_latency_s: float = 0.5
+    slow_calls: int = 400
+    slow_concurrency: int = 200
     embed_texts: int = 10_000
 
     @classmethod
@@ -60,5 +64,8 @@ class BenchConfig:
             async_concurrency=(2, 4),
             async_repeats=1,
             pool_sizes=(2,),
+            slow_latency_s=0.001,
+            slow_calls=4,
+            slow_concurrency=4,
             embed_texts=5,
         )

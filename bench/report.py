@@ -165,6 +165,18 @@ def _rows(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 "",
             )
         )
+    slow = t.get("slow")
+    if slow:
+        c = slow["concurrency"]
+        rows.append(
+            (
+                f"async {t['provider']} c{c}, {slow['latency_ms']:.0f} ms latency",
+                f"{slow['ours_default_pool_rps']:.0f} req/s",
+                f"sdk {slow['sdk_rps']:.0f} req/s",
+                f"x{slow['ratio_default_pool']:.3f} with {slow['default_pool']} threads; "
+                f"x{slow[f'ratio_{c}_workers']:.3f} with {c}",
+            )
+        )
     e = d.get("embeddings")
     if e:
         rows.append(

@@ -4,11 +4,13 @@ fixed latency, vs the SDK's native async client; and a sweep of our thread-pool 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from llm_context import LLMContext
+from llm_context.context import DEFAULT_MAX_WORKERS
 from llm_context.testing import Reply
 
 from .config import BenchConfig
@@ -93,11 +95,41 @@ def measure_throughput(
         }
     sweep: dict[str, dict[str, float]] = {}
     for size in config.pool_sizes:
-        with LLMContext(server.profiles, max_workers=size) as context:
-            sized = Subject(subject.provider, context.llm(subject.provider), subject.sdk)
+        with _sized(server, subject, size) as sized:
             sweep[str(size)] = {
                 f"c{c}": round(_rps(server, _ours(sized), config.async_calls, c, reply), 1)
                 for c in config.async_concurrency
             }
     out["pool_sweep_rps"] = sweep
+    out["slow"] = _slow(server, subject, config)
     return out
+
+
+@contextlib.contextmanager
+def _sized(server: ServerProcess, subject: Subject, workers: int | None) -> Iterator[Subject]:
+    """`subject` on a context of its own with `workers` threads (None: the default)."""
+    with LLMContext(server.profiles, max_workers=workers) as context:
+        yield Subject(subject.provider, context.llm(subject.provider), subject.sdk)
+
+
+def _slow(server: ServerProcess, subject: Subject, config: BenchConfig) -> dict[str, Any]:
+    """At a provider-like latency the thread pool bounds the calls in flight: requests/s of
+    the native client, ours with the default pool, and ours with one thread per caller."""
+    reply = Reply("Hello!", delay_s=config.slow_latency_s)
+    calls, c = config.slow_calls, config.slow_concurrency
+    sdk = _rps(server, subject.sdk.make_async, calls, c, reply)
+    with _sized(server, subject, None) as default:
+        ours = _rps(server, _ours(default), calls, c, reply)
+    with _sized(server, subject, c) as wide:
+        ours_wide = _rps(server, _ours(wide), calls, c, reply)
+    return {
+        "default_pool": DEFAULT_MAX_WORKERS,
+        "latency_ms": config.slow_latency_s * 1000,
+        "calls": calls,
+        "concurrency": c,
+        "sdk_rps": round(sdk, 1),
+        "ours_default_pool_rps": round(ours, 1),
+        f"ours_{c}_workers_rps": round(ours_wide, 1),
+        "ratio_default_pool": ratio(ours, sdk),
+        f"ratio_{c}_workers": ratio(ours_wide, sdk),
+    }

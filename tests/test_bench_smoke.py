@@ -64,6 +64,12 @@ def test_every_section_runs_and_writes_the_results_shape(
         "async_c50",
     }
 
+    # Keep-alive: after a warm-up call neither a chat nor a stream opens a new connection
+    # (a stream that drops its connection pays a TCP and TLS handshake on every call).
+    for section in ("overhead", "streams"):
+        for provider, figures in written["details"][section].items():
+            assert figures["connects_per_call"]["ours"] == 0, (section, provider)
+
     table = render(result)
     for provider in providers:
         assert f"chat_sync {provider}" in table

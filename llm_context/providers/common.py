@@ -1,9 +1,14 @@
 """What every adapter shares: SDK/transport exception -> our error, the timeout object,
-and small parsing helpers. All three SDKs sit on `httpx2`, and `openai` and `anthropic`
-share one exception shape (status_code, response, request_id), so one mapper serves all."""
+and small parsing helpers. The SDKs sit on `httpx2` (google-genai 2.x, the newest on Python
+3.10, on `httpx`), and `openai` and `anthropic` share one exception shape (status_code,
+response, request_id), so one mapper serves all."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import importlib
+import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -17,11 +22,16 @@ from ..errors import (
     error_for_status,
     retry_after_s,
 )
+from ..streaming import StreamEnd
 
 if TYPE_CHECKING:
     from ..streaming import StreamEvent
 
 __all__ = ["closing_stream", "error_message", "map_sdk_error", "sdk_timeout", "stream_events"]
+
+# Events read after the terminal one before giving up on reusing the connection: a provider
+# sends none, so more means something odd, and closing is the safe way out.
+_DRAIN_LIMIT = 16
 
 
 def sdk_timeout(seconds: float | None) -> Any:
@@ -40,10 +50,22 @@ def stream_events(
 
 def closing_stream(sdk_stream: Any, events: Iterable[StreamEvent]) -> Iterator[StreamEvent]:
     """`events` (parsed from `sdk_stream`), closing the SDK stream however iteration ends:
-    done, an error, or the caller stopping early (which frees the connection)."""
+    done, an error, or the caller stopping early (which frees the connection).
+
+    The client stops reading at the terminal event; the rest of the body (the end of the
+    chunked response) is read here first, or the SDK would drop the keep-alive connection
+    and the next call would pay a new TCP (and TLS) handshake."""
+    events = iter(events)
+    ended = False
     try:
-        yield from events
+        for event in events:
+            ended = ended or isinstance(event, StreamEnd)
+            yield event
     finally:
+        if ended:
+            with contextlib.suppress(Exception):  # the answer is complete: nothing to report
+                for _ in itertools.islice(events, _DRAIN_LIMIT):
+                    pass
         sdk_stream.close()  # openai / anthropic `Stream.close()`; google's generator `.close()`
 
 
@@ -103,6 +125,22 @@ def _retry_delay_s(body: Any) -> float | None:
     return None
 
 
+@functools.cache
+def _transport_errors() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
+    """(timeout, transport) exception classes of whichever HTTP libraries are installed:
+    `httpx2` for the current SDKs, `httpx` for google-genai 2.x; neither is required."""
+    timeouts: list[type[BaseException]] = []
+    transports: list[type[BaseException]] = []
+    for name in ("httpx2", "httpx"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        timeouts.append(module.TimeoutException)
+        transports.append(module.TransportError)
+    return tuple(timeouts), tuple(transports)
+
+
 def map_sdk_error(
     exc: BaseException, provider: str, *, local_url: str | None = None
 ) -> BaseException:
@@ -113,8 +151,7 @@ def map_sdk_error(
     """
     if isinstance(exc, LLMError):
         return exc
-    import httpx2
-
+    timeouts, transports = _transport_errors()
     name = type(exc).__name__
     status = getattr(exc, "status_code", None)
     if status is None:
@@ -125,9 +162,9 @@ def map_sdk_error(
         )
     if isinstance(status, int) and status >= 400:
         return _status_error(exc, provider, status)
-    if isinstance(exc, httpx2.TimeoutException) or name in ("APITimeoutError",):
+    if isinstance(exc, timeouts) or name in ("APITimeoutError",):
         return LLMTimeoutError(f"{provider} did not answer in time ({name})", provider=provider)
-    if isinstance(exc, (httpx2.TransportError,)) or name == "APIConnectionError":
+    if isinstance(exc, transports) or name == "APIConnectionError":
         if local_url is not None:
             return LLMConnectionError(
                 f"could not connect to the local {provider} server at {local_url}: is it "
