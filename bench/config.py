@@ -30,8 +30,8 @@ class BenchConfig:
     async_calls: int = 1000
     async_latency_s: float = 0.02
     async_concurrency: tuple[int, ...] = (50, 200)
-    async_repeats: int = 3
-    pool_sizes: tuple[int, ...] = (16, 32, 64, 128, 256)  # thread-pool sweep at the top level
+    async_repeats: int = 5
+    pool_sizes: tuple[int, ...] = (16, 32, 64, 256)  # thread-pool sweep at the top level
     # A provider-like latency, where the pool size (not CPU) bounds the calls in flight.
     slow_latency_s: float = 0.5
     slow_calls: int = 400

@@ -14,11 +14,14 @@ __all__ = ["TARGETS", "machine", "render", "summarize", "write"]
 
 TARGETS = {
     "import_ms": ("<", 60.0),
+    "import_full_ms": ("<", 60.0),
     "overhead_ratio": ("<=", 1.10),
     "stream_ratio": ("<=", 1.15),
     "async_c50": (">=", 0.90),
 }
-"""The issue's targets: import under 60 ms, per-call ratio, stream ratio, async at c50."""
+"""The issue's targets: import under 60 ms (`import llm_context`; and, stricter, the whole
+client stack an app loads with `from llm_context import context`), per-call ratio, stream
+ratio, async at c50."""
 
 
 def _cpu() -> str:
@@ -73,8 +76,10 @@ def summarize(details: dict[str, Any], started_load: list[float]) -> dict[str, A
         "machine": machine(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "load_avg": {"start": started_load, "end": _load()},
-        "import_ms": light.get("added_wall_ms"),
-        "import_full_ms": full.get("added_wall_ms"),
+        # In-process import time (fresh interpreter, bytecode cached): precise where the
+        # difference of two process wall times is mostly noise; the wall figures are in details.
+        "import_ms": light.get("stmt_ms"),
+        "import_full_ms": full.get("stmt_ms"),
         "import_sdk_modules": sorted(set(light.get("modules", [])) | set(full.get("modules", []))),
         "overhead_ratio": {p: v["ratio"] for p, v in overhead.items()},
         "stream_ratio": {p: v["ratio"] for p, v in streams.items()},
@@ -86,6 +91,7 @@ def summarize(details: dict[str, Any], started_load: list[float]) -> dict[str, A
     worst_stream = max(result["stream_ratio"].values(), default=None)
     result["targets_met"] = {
         "import_ms": _check(result["import_ms"], TARGETS["import_ms"]),
+        "import_full_ms": _check(result["import_full_ms"], TARGETS["import_full_ms"]),
         "overhead_ratio": _check(worst_call, TARGETS["overhead_ratio"]),
         "stream_ratio": _check(worst_stream, TARGETS["stream_ratio"]),
         "async_c50": _check(result["async_throughput_ratio"].get("c50"), TARGETS["async_c50"]),
@@ -113,9 +119,10 @@ def _rows(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             rows.append(
                 (
                     f"import {name}",
-                    f"{v['added_wall_ms']:+.1f} ms",
+                    f"{v['stmt_ms']:.1f} ms",
                     f"{v['added_rss_kb'] / 1024:+.1f} MB",
-                    ",".join(v["modules"]) or "no SDK",
+                    f"process {v['added_wall_ms']:+.1f} ms; "
+                    + (",".join(v["modules"]) or "no SDK"),
                 )
             )
     for p, v in d.get("first_calls", {}).items():

@@ -56,9 +56,10 @@ def test_every_section_runs_and_writes_the_results_shape(
     assert set(written["async_throughput_ratio"]) == {"c2", "c4"}
     assert all(_positive(v) for v in written["async_throughput_ratio"].values())
     assert _positive(written["embed_speedup"])
-    assert _positive(written["import_ms"] + 1000)  # a difference of two medians: any sign
+    assert _positive(written["import_ms"])
     assert set(written["targets_met"]) == {
         "import_ms",
+        "import_full_ms",
         "overhead_ratio",
         "stream_ratio",
         "async_c50",
