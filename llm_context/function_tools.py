@@ -335,7 +335,14 @@ def function_tool(
     builder = _SchemaBuilder(where)
     properties: dict[str, Any] = {}
     required: list[str] = []
-    for param in inspect.signature(func).parameters.values():
+    try:
+        signature = inspect.signature(func)
+    except ValueError as exc:  # Python 3.10 has none for some built-ins (print)
+        raise LLMInputError(
+            f"{where}: its signature cannot be read ({exc}); built-ins take positional-only "
+            "parameters or *args, which cannot be described to a model"
+        ) from exc
+    for param in signature.parameters.values():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             raise LLMInputError(f"{where}: *args and **kwargs cannot be described to a model")
         if param.kind is param.POSITIONAL_ONLY:

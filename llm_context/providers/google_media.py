@@ -65,7 +65,8 @@ def embed(client: genai.Client, request: EmbedRequest) -> EmbeddingResult:
             f"google returned {len(vectors)} embeddings for {len(request.texts)} texts",
             provider=PROVIDER,
         )
-    meta = reply.usage_metadata
+    # google-genai 2.x has no `usage_metadata` on embedding replies: no usage then.
+    meta = getattr(reply, "usage_metadata", None)
     usage = make_usage(getattr(meta, "prompt_token_count", None), 0)
     return EmbeddingResult(vectors, usage, request.model)
 

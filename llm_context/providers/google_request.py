@@ -16,6 +16,7 @@ Facts the mapping relies on:
 from __future__ import annotations
 
 import json
+import math
 import mimetypes
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -278,6 +279,9 @@ def http_options(timeout: float | None, extra_body: Mapping[str, Any] | None = N
         return None
     return types.HttpOptions(
         timeout=None if timeout is None else max(1, round(timeout * 1000)),
+        # Set here, not left to the SDK: google-genai 2.x writes the first call's value into
+        # the client's own headers, and it would then win over every per-call timeout.
+        headers=None if timeout is None else {"X-Server-Timeout": str(math.ceil(timeout))},
         extra_body=dict(extra_body) if extra_body else None,
     )
 
