@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 from collections.abc import Iterator
 from typing import Any
@@ -15,6 +16,14 @@ from llm_context.testing import FakeProviderServer
 
 # Retries in tests wait microseconds, not seconds.
 FAST_RETRY = {"initial_backoff_s": 0.001, "max_backoff_s": 0.001}
+
+# google-genai 2.x (the newest on Python 3.10) splits a stream into lines with str.splitlines(),
+# so these characters raw inside a JSON string cut a chunk in two; 3.x splits on bytes.
+GOOGLE_SPLITS_STREAM_ON = (
+    "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+    if int(importlib.metadata.version("google-genai").split(".")[0]) < 3
+    else ""
+)
 
 
 def built_providers() -> list[str]:

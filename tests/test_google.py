@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from google.genai import types
 
 from llm_context import (
     LLMAuthenticationError,
@@ -44,7 +45,7 @@ from llm_context.testing import (
 from llm_context.testing.defaults import IMAGE_ASSET_PATH, TINY_PNG, TINY_PNG_B64, hash_embedding
 from llm_context.testing.wire_google import SIGNATURE_PREFIX
 
-from .conftest import FAST_RETRY, make_context
+from .conftest import FAST_RETRY, GOOGLE_SPLITS_STREAM_ON, make_context
 
 KEY = "test-key-google"
 HELLO = [{"role": "user", "content": "Hello"}]
@@ -140,6 +141,17 @@ def test_stream_uses_sse_endpoint(llm: LLMClient, fake: FakeProviderServer) -> N
     assert request.path == "/v1beta/models/gemini-2.5-flash:streamGenerateContent"
     assert request.query == {"alt": "sse"}
     assert request.headers["x-goog-api-key"] == KEY
+
+
+@pytest.mark.xfail(
+    bool(GOOGLE_SPLITS_STREAM_ON),
+    reason="google-genai 2.x splits stream lines with str.splitlines()",
+    strict=True,
+)
+def test_stream_text_with_unicode_line_separators(llm: LLMClient, fake: FakeProviderServer) -> None:
+    text = "a\u2028b\x85c\u2029d"
+    fake.script(Reply(deltas=(text,)))
+    assert "".join(llm.stream_sync(HELLO)) == text
 
 
 @pytest.mark.parametrize("env_name", ["GEMINI_API_KEY", "GOOGLE_API_KEY"])
@@ -878,7 +890,9 @@ def test_embeddings_batched_in_order_with_dimensions(
     first = batches[0].json["requests"][0]
     assert first["outputDimensionality"] == 16
     assert first["content"]["parts"] == [{"text": "text number 0"}]
-    assert result.usage["input_tokens"] == 3 * 205
+    # google-genai 2.x (the newest on Python 3.10) drops the reply's usageMetadata.
+    sdk_reads_usage = "usage_metadata" in types.EmbedContentResponse.model_fields
+    assert result.usage["input_tokens"] == (3 * 205 if sdk_reads_usage else 0)
     assert all(r.headers["x-goog-api-key"] == KEY for r in batches)
 
 

@@ -16,14 +16,14 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from llm_context import LLMContext, LLMInputError
 from llm_context.messages import ImagePart, normalize_messages
 from llm_context.testing import FakeProviderServer, Reply
 
-from .conftest import built_providers, make_context
+from .conftest import GOOGLE_SPLITS_STREAM_ON, built_providers, make_context
 
 # -- message normalisation -------------------------------------------------------------------
 
@@ -237,6 +237,8 @@ def prop_ctx(fake_server: FakeProviderServer) -> Any:
 def test_streamed_deltas_come_back_identical(
     prop_ctx: LLMContext, fake_server: FakeProviderServer, provider: str, deltas: list[str]
 ) -> None:
+    if provider == "google":  # a known google-genai 2.x bug, pinned in test_google
+        assume(not any(c in GOOGLE_SPLITS_STREAM_ON for c in "".join(deltas)))
     fake_server.clear()
     fake_server.script(Reply(deltas=tuple(deltas)), Reply(deltas=tuple(deltas)))
     stream = prop_ctx.llm(provider).stream_sync([{"role": "user", "content": "go"}])
