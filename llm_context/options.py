@@ -15,7 +15,7 @@ from typing import Any, get_args
 from .errors import LLMInputError, LLMUnsupportedFeatureError
 from .messages import Message, TextPart, normalize_messages
 from .providers.base import Feature
-from .providers.registry import ProviderSpec
+from .providers.registry import SUBSTITUTES, ProviderSpec
 from .request import ChatRequest, OutputSpec, ReasoningEffort
 from .retry import check_retry_override
 from .structured import build_output_spec, json_instruction
@@ -173,7 +173,7 @@ def build_chat_plan(
         need = Feature.JSON_OBJECT if output.kind == "json_object" else Feature.JSON_SCHEMA
         if need in features:
             pass
-        elif output.kind == "json_object" and Feature.JSON_SCHEMA in features:
+        elif SUBSTITUTES.get(need) in features:
             # The same guarantee, natively: an open object schema.
             native = replace(output, kind="json_schema", schema={"type": "object"}, strict=False)
         else:

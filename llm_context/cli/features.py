@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..providers.base import Feature
-from ..providers.registry import PROVIDERS
+from ..providers.registry import PROVIDERS, SUBSTITUTES
 
 __all__ = ["Table", "add_parser", "defaults_table", "feature_table"]
 
@@ -79,11 +79,19 @@ def feature_table() -> Table:
                 marks[(spec.provider.value, feature)] = len(notes) + 1
                 models = ", ".join(f"{prefix}…" for prefix in rule.prefixes)
                 notes.append(f"{len(notes) + 1}) {spec.provider.value}: not on {models} models")
+    for spec in specs:
+        for feature, substitute in SUBSTITUTES.items():
+            if feature not in spec.features and substitute in spec.features:
+                marks[(spec.provider.value, feature)] = len(notes) + 1
+                notes.append(
+                    f"{len(notes) + 1}) {spec.provider.value}: served as {substitute.value}"
+                )
     rows = []
     for feature in Feature:
         cells = [feature.value]
         for spec in specs:
-            cell = YES if feature in spec.features else NO
+            served = feature in spec.features or SUBSTITUTES.get(feature) in spec.features
+            cell = YES if served else NO
             mark = marks.get((spec.provider.value, feature))
             cells.append(f"{cell}^{mark}" if mark else cell)
         rows.append(tuple(cells))

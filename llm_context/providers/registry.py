@@ -51,6 +51,11 @@ _CHAT_FEATURES = frozenset(
 )
 
 
+# A feature a provider lacks but serves natively through another: JSON object output is an
+# open object schema (`{"type": "object"}`) where only JSON schema output exists.
+SUBSTITUTES: dict[Feature, Feature] = {_F.JSON_OBJECT: _F.JSON_SCHEMA}
+
+
 @dataclass(frozen=True)
 class ModelRule:
     """Features that models whose name starts with one of `prefixes` lack."""
