@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import warnings
 from pathlib import Path
 
 from . import RESULTS_PATH, SECTIONS, BenchConfig, run
@@ -15,6 +16,10 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS))
     parser.add_argument("--out", type=Path, default=RESULTS_PATH, help="the results JSON")
     args = parser.parse_args()
+    # The fake profiles use a model the anthropic SDK warns about on every client: not news.
+    warnings.filterwarnings(
+        "ignore", message="The model .* is deprecated", category=DeprecationWarning
+    )
     config = BenchConfig.smoke() if args.quick else BenchConfig.full()
     result = run(config, sections=args.only, out=args.out)
     print(render(result))
