@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from .client import LLMClient
+    from .clock import Clock, FakeClock
     from .context import LLMContext, context
     from .errors import (
         LLMAuthenticationError,
@@ -34,11 +35,14 @@ if TYPE_CHECKING:
         LLMTimeoutError,
         LLMUnsupportedFeatureError,
     )
+    from .function_tools import function_tool
+    from .metering import UsageRecord, UsageReport
     from .providers.base import Feature
     from .providers.registry import Provider
     from .results import ChatResult, EmbeddingResult, GeneratedImage, ImageGenerationResult, Usage
     from .settings import Profile
     from .stream import AsyncChatStream, ChatStream
+    from .tool_loop import ToolLoopLimitError, ToolLoopResult
     from .tools import ToolCall
 
 __version__ = "0.1.0"
@@ -48,7 +52,9 @@ _LAZY = {
     "AsyncChatStream": ".stream",
     "ChatResult": ".results",
     "ChatStream": ".stream",
+    "Clock": ".clock",
     "EmbeddingResult": ".results",
+    "FakeClock": ".clock",
     "Feature": ".providers.base",
     "GeneratedImage": ".results",
     "ImageGenerationResult": ".results",
@@ -70,15 +76,22 @@ _LAZY = {
     "Profile": ".settings",
     "Provider": ".providers.registry",
     "ToolCall": ".tools",
+    "ToolLoopLimitError": ".tool_loop",
+    "ToolLoopResult": ".tool_loop",
     "Usage": ".results",
+    "UsageRecord": ".metering",
+    "UsageReport": ".metering",
     "context": ".context",
+    "function_tool": ".function_tools",
 }
 
 __all__ = [
     "AsyncChatStream",
     "ChatResult",
     "ChatStream",
+    "Clock",
     "EmbeddingResult",
+    "FakeClock",
     "Feature",
     "GeneratedImage",
     "ImageGenerationResult",
@@ -100,9 +113,14 @@ __all__ = [
     "Profile",
     "Provider",
     "ToolCall",
+    "ToolLoopLimitError",
+    "ToolLoopResult",
     "Usage",
+    "UsageRecord",
+    "UsageReport",
     "__version__",
     "context",
+    "function_tool",
 ]
 
 

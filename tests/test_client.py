@@ -296,3 +296,14 @@ def test_switching_provider_drops_provider_bound_headers() -> None:
     assert ctx.llm("p").profile.headers == {"X-Proxy": "1"}
     switched = ctx.llm_set_key("anthropic", "claude-sonnet-4-6", "k2", profile="p")
     assert dict(switched.profile.headers) == {}
+
+
+def test_every_public_name_resolves_lazily() -> None:
+    code = (
+        "import sys, llm_context\n"
+        "assert 'llm_context.client' not in sys.modules\n"
+        "missing = [n for n in llm_context.__all__ if getattr(llm_context, n, None) is None]\n"
+        "print(missing)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
