@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import gc
 import logging
 import random
 import time
@@ -139,6 +140,30 @@ def test_a_non_retryable_error_is_raised_at_once() -> None:
     with pytest.raises(LLMAuthenticationError):
         run_sync(flow, clock)
     assert calls == [1] and clock.sleeps == []
+
+
+def test_one_attempt_allowed_raises_the_retryable_error_itself() -> None:
+    clock = FakeClock()
+    calls: list[int] = []
+    error = LLMServerError("busy")
+    flow = RetryPolicy(RetrySettings(max_attempts=1), "openai").steps(_failing_flow([error], calls))
+    with pytest.raises(LLMServerError) as raised:
+        run_sync(flow, clock)
+    assert raised.value is error
+    assert calls == [1] and clock.sleeps == []
+
+
+def test_a_first_attempt_that_succeeds_leaves_no_cyclic_garbage() -> None:
+    # Cycles would make the garbage collector run (and pause the process) every few dozen calls.
+    policy = RetryPolicy(RetrySettings(), "openai")
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(50):
+            assert run_sync(policy.steps(_failing_flow([], [])), FakeClock()) == "done"
+        assert gc.collect() < 50  # < 1 object a call (the old path left 20); room for other threads
+    finally:
+        gc.enable()
 
 
 def test_override_is_checked() -> None:
