@@ -9,11 +9,12 @@ Metering never raises into the caller: a callback that raises is logged and skip
 from __future__ import annotations
 
 import logging
+import operator
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from .clock import Clock
 from .settings import Pricing, Profile
@@ -120,8 +121,36 @@ class UsageTotals:
         )
 
 
-def _frozen(totals: Mapping[str, UsageTotals]) -> Mapping[str, UsageTotals]:
-    return MappingProxyType(dict(totals))
+# A running total as a mutable row of numbers in `UsageTotals` field order: adding a record
+# updates it in place, and it is frozen into a `UsageTotals` only when a report is asked for.
+_Row = list[Any]
+_ZERO: tuple[float, ...] = tuple(getattr(UsageTotals(), f.name) for f in fields(UsageTotals))
+
+
+def _delta(record: UsageRecord) -> tuple[float, ...]:
+    """What one record adds to a row (the same sums as `UsageTotals.add`)."""
+    usage = record.usage
+    return (
+        1,
+        record.error is not None,
+        record.retries,
+        *[usage.get(key, 0) for key in _TOKEN_KEYS],
+        record.latency_s,
+        record.cost or 0.0,
+    )
+
+
+def _added(row: _Row, delta: tuple[float, ...]) -> None:
+    # The sums are computed before the row changes: a bad value leaves it as it was.
+    row[:] = map(operator.add, row, delta)
+
+
+def _totals(row: _Row) -> UsageTotals:
+    return UsageTotals(*row)
+
+
+def _frozen(rows: Mapping[str, _Row]) -> Mapping[str, UsageTotals]:
+    return MappingProxyType({key: _totals(row) for key, row in rows.items()})
 
 
 @dataclass(frozen=True)
@@ -156,8 +185,8 @@ class Meter:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._callbacks: list[UsageCallback] = []
-        self._total = UsageTotals()
-        self._by: dict[str, dict[str, UsageTotals]] = {"profile": {}, "provider": {}, "model": {}}
+        self._total: _Row = list(_ZERO)
+        self._by: dict[str, dict[str, _Row]] = {"profile": {}, "provider": {}, "model": {}}
 
     def on_usage(self, callback: UsageCallback) -> Callable[[], None]:
         """Call `callback(record)` after every call; returns a function that unsubscribes."""
@@ -176,16 +205,20 @@ class Meter:
     def record(self, record: UsageRecord) -> None:
         """Add a record to the totals and run the callbacks; never raises."""
         try:
-            keys = {
-                "profile": record.profile,
-                "provider": record.provider,
-                "model": record.model or "(unknown)",
-            }
+            delta = _delta(record)
+            keys = (
+                ("profile", record.profile),
+                ("provider", record.provider),
+                ("model", record.model or "(unknown)"),
+            )
             with self._lock:
-                self._total = self._total.add(record)
-                for kind, key in keys.items():
+                _added(self._total, delta)  # first: a malformed record raises before any change
+                for kind, key in keys:
                     table = self._by[kind]
-                    table[key] = table.get(key, UsageTotals()).add(record)
+                    row = table.get(key)
+                    if row is None:
+                        table[key] = row = list(_ZERO)
+                    _added(row, delta)
                 callbacks = list(self._callbacks)
         except Exception:  # a malformed usage dict must not fail the call that produced it
             log.exception("usage metering failed for profile %s", record.profile)
@@ -202,7 +235,7 @@ class Meter:
     def report(self) -> UsageReport:
         with self._lock:
             return UsageReport(
-                total=self._total,
+                total=_totals(self._total),
                 by_profile=_frozen(self._by["profile"]),
                 by_provider=_frozen(self._by["provider"]),
                 by_model=_frozen(self._by["model"]),
@@ -211,7 +244,7 @@ class Meter:
     def reset(self) -> None:
         """Forget the totals (callbacks stay)."""
         with self._lock:
-            self._total = UsageTotals()
+            self._total = list(_ZERO)
             for table in self._by.values():
                 table.clear()
 

@@ -11,7 +11,7 @@ import pytest
 
 from llm_context import LLMContext, LLMOutputError, LLMServerError, LLMStreamError
 from llm_context.clock import FakeClock
-from llm_context.metering import Meter, UsageRecord, cost_of
+from llm_context.metering import Meter, UsageRecord, UsageTotals, cost_of
 from llm_context.settings import Pricing
 from llm_context.testing import FakeProviderServer, Fault, Reply, UsageReply
 
@@ -272,3 +272,28 @@ def test_a_broken_usage_dict_never_fails_the_call(caplog: pytest.LogCaptureFixtu
         meter.record(bad)
     assert meter.report().total.calls == 0
     assert any("metering failed" in r.getMessage() for r in caplog.records)
+
+
+def test_a_report_is_a_snapshot_with_the_same_sums_as_usage_totals() -> None:
+    meter = Meter()
+    usage = {"input_tokens": 3, "output_tokens": 2, "cached_input_tokens": 1}
+    record = UsageRecord("p", "openai", "m", "chat", usage, 0.5, 2, "LLMServerError", 0.25)
+    meter.record(record)
+    before = meter.report()
+    meter.record(record)
+    after = meter.report()
+    assert before.total.calls == 1 and before.by_model["m"].input_tokens == 3
+    assert after.total == UsageTotals().add(record).add(record)
+    assert after.total == UsageTotals(2, 2, 2, 6, 4, 0, 2, 1.0, 0.5)
+    assert after.by_profile["p"] == after.by_provider["openai"] == after.by_model["m"]
+    assert after.by_model["m"] == after.total
+
+
+def test_a_broken_record_leaves_no_trace() -> None:
+    meter = Meter()
+    meter.record(UsageRecord("p", "openai", "m", "chat", {"input_tokens": 1}, 0.0, 1))
+    bad = UsageRecord("q", "anthropic", None, "chat", {"output_tokens": "x"}, 0.0, 1)  # type: ignore[dict-item]
+    meter.record(bad)
+    report = meter.report()
+    assert report.total.calls == 1 and report.total.output_tokens == 0
+    assert list(report.by_profile) == ["p"] and list(report.by_model) == ["m"]
