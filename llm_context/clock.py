@@ -11,7 +11,6 @@ forward and is recorded, so tests can assert every wait without spending it.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from typing import Protocol, runtime_checkable
@@ -47,6 +46,8 @@ class SystemClock:
             time.sleep(seconds)
 
     async def sleep_async(self, seconds: float) -> None:
+        import asyncio  # asyncio (with ssl: ~30 ms) loads only when the async API is used
+
         await asyncio.sleep(max(0.0, seconds))
 
     def __repr__(self) -> str:
@@ -72,6 +73,8 @@ class FakeClock:
             self._now += max(0.0, seconds)
 
     async def sleep_async(self, seconds: float) -> None:
+        import asyncio
+
         self.sleep(seconds)
         await asyncio.sleep(0)  # still a suspension point, as a real sleep would be
 

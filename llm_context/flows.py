@@ -8,7 +8,6 @@ driver. Streams have their own two-phase flow in `stream_flow`.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -24,7 +23,7 @@ from .raw import send_raw
 from .request import ChatRequest, EmbedRequest, ImageRequest, InputImage
 from .results import ChatResult, EmbeddingResult, ImageGenerationResult, add_usage
 from .retry import RetryPolicy, apply_retry_override, check_retry_override
-from .steps import Acquire, Call, Permit, Steps
+from .steps import Acquire, Call, Permit, Steps, is_cancellation
 
 if TYPE_CHECKING:
     from .client import LLMClient
@@ -71,10 +70,9 @@ def attempt(
     counts.sent_at = permit.granted_at if permit is not None else client._host.clock.monotonic()
     try:
         result = yield call
-    except asyncio.CancelledError:
-        raise  # the request still runs in the pool: `abandoned` frees its slot when it ends
-    except BaseException:
-        if permit is not None:
+    except BaseException as exc:
+        # Cancelled, the request still runs in the pool: `abandoned` frees its slot when it ends.
+        if permit is not None and not is_cancellation(exc):
             permit.release()
         raise
     return result, permit

@@ -12,17 +12,20 @@ every profile that names it (the strictest of each limit among the members appli
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import contextlib
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .clock import Clock
 from .messages import ImagePart, TextPart
 from .request import ChatRequest
 from .settings import RateLimitSettings
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = [
     "LimiterStats",
@@ -155,6 +158,8 @@ class RateLimiter:
 
     async def acquire_async(self, tokens: int = 0) -> _Grant:
         """`acquire`, awaited on the running loop: no thread waits."""
+        import asyncio  # asyncio (with ssl: ~30 ms) loads only when the async API is used
+
         loop = asyncio.get_running_loop()
         started: float | None = None
         while True:

@@ -10,8 +10,8 @@ Both drivers run the same generator, so sync and async behave alike by construct
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
+import sys
 from collections.abc import Callable, Generator
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
@@ -27,6 +27,7 @@ __all__ = [
     "Sleep",
     "Step",
     "Steps",
+    "is_cancellation",
     "run_async",
     "run_sync",
 ]
@@ -136,12 +137,21 @@ async def _do_async(step: Step, clock: Clock, executor: Executor) -> Any:
         return None
     if isinstance(step, Acquire):
         return await step.limiter.acquire_async(step.tokens)
+    import asyncio  # asyncio (with ssl: ~30 ms) loads only when the async API is used
+
     work = executor.submit(contextvars.copy_context().run, step.fn)
     try:
         return await asyncio.wrap_future(work)
     except asyncio.CancelledError:
         work.add_done_callback(_after_abandon(step))
         raise
+
+
+def is_cancellation(exc: BaseException) -> bool:
+    """True for asyncio's `CancelledError`; asyncio is not imported for it (a flow run by
+    `run_sync` never sees one, and then asyncio need not be loaded at all)."""
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and isinstance(exc, asyncio.CancelledError)
 
 
 def _after_abandon(step: Call[Any]) -> Callable[[Future[Any]], None]:

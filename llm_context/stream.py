@@ -3,15 +3,17 @@ thread. Both yield text deltas in order and expose the final `ChatResult` as `.r
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from concurrent.futures import Executor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import LLMError
 from .results import ChatResult
+
+if TYPE_CHECKING:
+    import asyncio
 
 DeltaCallback = Callable[[str], Any]
 _DONE = object()
@@ -71,6 +73,8 @@ class AsyncChatStream(AsyncIterator[str]):
         self._result: ChatResult | None = None
 
     def _start(self) -> asyncio.Queue[object]:
+        import asyncio  # asyncio (with ssl: ~30 ms) loads only when the async API is used
+
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[object] = asyncio.Queue()
 
@@ -109,6 +113,8 @@ class AsyncChatStream(AsyncIterator[str]):
         """Stop early: the worker stops at the next delta and closes the connection."""
         self._cancel.set()
         if self._future is not None:
+            import asyncio
+
             with contextlib.suppress(asyncio.CancelledError, LLMError):
                 await self._future
 

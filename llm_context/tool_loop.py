@@ -19,7 +19,6 @@ unanswered calls, and passing `.loop.messages` back to `run_tools_sync` runs the
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import dataclasses
 import json
@@ -161,6 +160,8 @@ def run_call(tools: Mapping[str, FunctionTool], call: ToolCall) -> ToolRun:
     try:
         value = tool(**call.arguments)
         if tool.is_async:
+            import asyncio  # asyncio (with ssl: ~30 ms) loads only when the async API is used
+
             value = asyncio.run(value)  # no event loop runs in this worker thread
         return ToolRun(call, encode_output(value))
     except Exception as exc:
@@ -173,6 +174,8 @@ async def run_call_async(tools: Mapping[str, FunctionTool], call: ToolCall) -> T
     tool = _lookup(tools, call)
     if isinstance(tool, ToolRun):
         return tool
+    import asyncio
+
     if not tool.is_async:
         return await asyncio.to_thread(run_call, tools, call)
     try:
@@ -316,6 +319,8 @@ async def run_tool_loop_async(
     **opts: Any,
 ) -> ToolLoopResult:
     """The async loop behind `LLMClient.run_tools`: `async def` tools run on this event loop."""
+    import asyncio
+
     loop = _Loop.start(messages, tools, max_turns, opts)
 
     async def run_all(calls: Sequence[ToolCall]) -> list[ToolRun]:

@@ -49,6 +49,20 @@ def test_import_loads_no_provider_sdk() -> None:
     assert out.stdout.strip() == ""
 
 
+def test_the_sync_stack_loads_no_asyncio_tenacity_or_yaml() -> None:
+    # asyncio (with ssl), tenacity and yaml cost ~50 ms of import: only their users pay it.
+    code = (
+        "import sys\n"
+        "from llm_context import LLMContext, context\n"
+        "ctx = LLMContext({'profiles': {'p': {'provider': 'openai', 'model': 'gpt-4.1-nano'}}})\n"
+        "ctx.llm('p')\n"
+        "print(','.join(m for m in ('asyncio', 'ssl', 'tenacity', 'yaml', 'difflib') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
 def test_runtime_profile_and_overrides(fake: FakeProviderServer) -> None:
     ctx = LLMContext({"profiles": {}})
     llm = ctx.llm(
