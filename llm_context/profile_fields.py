@@ -7,7 +7,6 @@ origin and profile name with `config_error`.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -291,6 +290,8 @@ def _name_list(value: object) -> object:
 
 
 def unknown_field(key: object, valid: Mapping[str, object]) -> Problem:
+    import difflib  # only for a mistyped field: not on every profile load
+
     close = difflib.get_close_matches(str(key), list(valid), n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return Problem(f"unknown field{hint}; valid fields: {', '.join(valid)}", str(key))

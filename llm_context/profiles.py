@@ -16,8 +16,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .errors import LLMConfigError
 from .profile_fields import (
     FrozenMap,
@@ -161,6 +159,8 @@ def _read_yaml(path: Path) -> object:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise LLMConfigError(f"{path}: cannot read profiles file ({exc.strerror})") from None
+    import yaml  # ~10 ms: profiles given as a mapping never need it
+
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -19,9 +19,7 @@ import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from types import TracebackType
-from typing import Any, TypeVar
-
-import tenacity
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import (
     LLMConnectionError,
@@ -32,6 +30,9 @@ from .errors import (
 )
 from .settings import RetrySettings
 from .steps import Sleep, Steps
+
+if TYPE_CHECKING:
+    import tenacity
 
 __all__ = [
     "RetryPolicy",
@@ -123,6 +124,8 @@ class RetryPolicy:
 
     def _retried(self, attempt: Callable[[int], Steps[T]], first: ExcInfo) -> Steps[T]:
         """Attempts 2 and on, under tenacity, after attempt 1 failed with `first` (exc_info)."""
+        import tenacity  # ~8 ms to import: only once a call has failed
+
         settings = self.settings
         waits: dict[int, float] = {}
 
