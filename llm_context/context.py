@@ -10,7 +10,7 @@ import os
 import threading
 import weakref
 from collections.abc import Callable, Mapping
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
 from .client import LLMClient
@@ -21,12 +21,15 @@ from .ratelimit import LimiterStats, RateLimiter, RateLimiters
 from .settings import Profile
 
 if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+
     from .profiles import ProfileStore
 
 __all__ = ["DEFAULT_MAX_WORKERS", "LLMContext", "context"]
 
-# Calls are I/O-bound: a worker waits on the network, so many more than cores pay off.
-DEFAULT_MAX_WORKERS = 64
+# The bound on async calls in flight. Calls are I/O-bound (a worker waits on the network), and
+# threads start only as calls need them, so a large bound costs nothing at low concurrency.
+DEFAULT_MAX_WORKERS = 256
 
 _OVERRIDE_FIELDS = ("provider", "model", "base_url", "api_key", "azure_deployment", "timeout")
 
@@ -113,6 +116,8 @@ class LLMContext:
         if self._executor is None:
             with self._lock:
                 if self._executor is None:
+                    from concurrent.futures import ThreadPoolExecutor  # for async callers only
+
                     self._executor = ThreadPoolExecutor(
                         max_workers=self._max_workers, thread_name_prefix="llm_context"
                     )
