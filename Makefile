@@ -16,9 +16,9 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
-	$(PY) -m mypy
-	$(PY) -m ruff check llm_context tests
-	$(PY) -m ruff format --check llm_context tests
+	$(PY) -m mypy -p llm_context -p bench
+	$(PY) -m ruff check llm_context tests bench
+	$(PY) -m ruff format --check llm_context tests bench
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --quiet
 
 bench: $(STAMP)
