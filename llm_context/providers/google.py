@@ -18,7 +18,6 @@ Client facts (google-genai 3.x):
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from google import genai
 from google.genai import types
@@ -76,7 +75,9 @@ class GoogleAdapter:
             google_fetch.address_policy(profile.name, profile.extras)
         )
 
-    def _prepare(self, request: ChatRequest) -> tuple[list[types.Content], Any]:
+    def _prepare(
+        self, request: ChatRequest
+    ) -> tuple[list[types.ContentDict], types.GenerateContentConfig]:
         contents, system = build_contents(request, self.fetcher.fetch_all(request.messages))
         return contents, build_config(request, system)
 

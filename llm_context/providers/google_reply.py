@@ -76,27 +76,36 @@ def finish_reason(reason: Any, has_calls: bool) -> str:
     return "tool_calls" if mapped == "stop" and has_calls else mapped
 
 
-def _call_seed(response: Any, part: Any) -> str:
+def _parts_of(response: Any) -> list[Any]:
+    """The first candidate's parts (Gemini is asked for one candidate), or none."""
+    candidates = response.candidates
+    content = candidates[0].content if candidates else None
+    return (content.parts if content is not None else None) or []
+
+
+def _call_id(response: Any, part: Any, index: int) -> str:
     fn = part.function_call
-    args = json.dumps(fn.args or {}, sort_keys=True)
-    return response.response_id or f"{fn.name}:{args}"
+    # The seed is only needed (and the arguments only serialised) when the API sent no id.
+    seed = "" if fn.id else response.response_id or f"{fn.name}:{_sorted_args(fn.args)}"
+    return mint_call_id(seed, index, fn.id, part.thought_signature)
+
+
+def _sorted_args(args: Any) -> str:
+    return json.dumps(args or {}, sort_keys=True)
 
 
 class _Parts:
-    """Splits candidate parts into text, reasoning and tool calls; counts calls across chunks."""
+    """Splits stream chunk parts into text, reasoning and tool calls; counts calls across
+    chunks."""
 
     def __init__(self) -> None:
         self.calls = 0
 
     def events(self, response: Any) -> Iterator[StreamEvent]:
-        candidates = response.candidates or []
-        content = candidates[0].content if candidates else None
-        for part in (content.parts if content is not None else None) or []:
-            if part.function_call is not None:
-                fn = part.function_call
-                call_id = mint_call_id(
-                    _call_seed(response, part), self.calls, fn.id, part.thought_signature
-                )
+        for part in _parts_of(response):
+            fn = part.function_call
+            if fn is not None:
+                call_id = _call_id(response, part, self.calls)
                 arguments = json.dumps(fn.args or {}, ensure_ascii=False)
                 yield ToolCallDelta(self.calls, id=call_id, name=fn.name or "", arguments=arguments)
                 self.calls += 1
@@ -109,17 +118,15 @@ def parse_response(response: Any) -> ChatResult:
     texts: list[str] = []
     reasoning: list[str] = []
     calls: list[ToolCall] = []
-    for event in _Parts().events(response):
-        match event:
-            case TextDelta(text=text):
-                texts.append(text)
-            case ReasoningDelta(text=text):
-                reasoning.append(text)
-            case ToolCallDelta(id=call_id, name=name, arguments=arguments):
-                calls.append(ToolCall(call_id or "", name or "", json.loads(arguments)))
-            case _:
-                pass
-    candidates = response.candidates or []
+    for part in _parts_of(response):
+        fn = part.function_call
+        if fn is not None:
+            # A JSON round trip, like a streamed call's arguments: a copy the caller owns.
+            arguments = json.loads(json.dumps(fn.args or {}))
+            calls.append(ToolCall(_call_id(response, part, len(calls)), fn.name or "", arguments))
+        elif part.text:
+            (reasoning if part.thought else texts).append(part.text)
+    candidates = response.candidates
     if candidates:
         reason = finish_reason(candidates[0].finish_reason, bool(calls))
     else:
@@ -147,12 +154,11 @@ class StreamParser:
         yield from self._parts.events(chunk)
         if chunk.usage_metadata is not None:
             self._usage = chunk.usage_metadata
-        candidates = chunk.candidates or []
+        candidates = chunk.candidates
         reason = candidates[0].finish_reason if candidates else None
-        blocked = getattr(chunk.prompt_feedback, "block_reason", None)
         if reason is not None:
             final = finish_reason(reason, self._parts.calls > 0)
-        elif blocked is not None and not candidates:
+        elif not candidates and getattr(chunk.prompt_feedback, "block_reason", None) is not None:
             final = "content_filter"
         else:
             return
