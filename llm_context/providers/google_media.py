@@ -54,7 +54,7 @@ QUALITY_SIZES: dict[str, str | None] = {
 
 def embed(client: genai.Client, request: EmbedRequest) -> EmbeddingResult:
     """`:batchEmbedContents` for one batch (the SDK uses it for any list); order kept."""
-    contents: Any = [types.Content(parts=[types.Part(text=text)]) for text in request.texts]
+    contents: list[types.ContentDict] = [{"parts": [{"text": text}]} for text in request.texts]
     config = types.EmbedContentConfig(
         output_dimensionality=request.dimensions, http_options=http_options(request.timeout)
     )
@@ -115,27 +115,31 @@ def _image(data: bytes | str | None, media: str | None) -> GeneratedImage | None
 
 def _gemini_image(client: genai.Client, request: ImageRequest) -> ImageGenerationResult:
     aspect, size = image_options(request.size, request.quality)
-    parts = [types.Part(text=request.prompt)]
+    parts: list[types.PartDict] = [{"text": request.prompt}]
     parts.extend(
-        types.Part(inline_data=types.Blob(mime_type=img.media_type, data=img.data))
+        {"inline_data": {"mime_type": img.media_type, "data": img.data}}
         for img in request.input_images
     )
-    config = types.GenerateContentConfig(
-        response_modalities=["IMAGE"],
-        image_config=types.ImageConfig(aspect_ratio=aspect, image_size=size)
-        if aspect or size
-        else None,
-        automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
-        automatic_continuation=False,
-        http_options=http_options(request.timeout, request.extra),
+    # Plain dicts, validated once into the config (see google_request).
+    config = types.GenerateContentConfig.model_validate(
+        {
+            "response_modalities": ["IMAGE"],
+            "image_config": {"aspect_ratio": aspect, "image_size": size}
+            if aspect or size
+            else None,
+            "automatic_function_calling": {"disable": True},
+            "automatic_continuation": False,
+            "http_options": http_options(request.timeout, request.extra),
+        }
     )
+    contents: list[types.ContentDict] = [{"role": "user", "parts": parts}]
     images: list[GeneratedImage] = []
     usage: Usage = {}
     replies: list[Any] = []
     # Gemini image models make one image per call: ask n times.
     for _ in range(request.n):
         reply = client.models.generate_content(
-            model=request.model, contents=[types.Content(role="user", parts=parts)], config=config
+            model=request.model, contents=contents, config=config
         )
         replies.append(reply)
         usage = add_usage(usage, parse_usage(reply.usage_metadata))
