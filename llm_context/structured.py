@@ -105,9 +105,21 @@ def _nullable(schema: Any) -> Any:
         out["type"] = [kind, "null"]
     elif isinstance(kind, list) and "null" not in kind:
         out["type"] = [*kind, "null"]
-    elif kind is None and ("$ref" in out or "anyOf" in out):
+    elif kind is None and "anyOf" in out:
+        if not any(_admits_null(branch) for branch in out["anyOf"]):
+            out["anyOf"] = [*out["anyOf"], {"type": "null"}]  # one level, not a wrapper
+    elif kind is None and "$ref" in out:
         return {"anyOf": [schema, {"type": "null"}]}
     return out
+
+
+def _admits_null(schema: Any) -> bool:
+    if schema is True:
+        return True
+    if not isinstance(schema, dict):
+        return False
+    kind = schema.get("type")
+    return kind == "null" or (isinstance(kind, list) and "null" in kind)
 
 
 def _strict(node: Any) -> Any:

@@ -106,3 +106,14 @@ def test_strict_transform_handles_enums_and_boolean_subschemas() -> None:
     assert out["properties"]["anything"] is True
     jsonschema.validate({"color": None, "anything": 3}, out)
     jsonschema.validate({"color": "red", "anything": None}, out)
+
+
+def test_strict_transform_does_not_double_wrap_optional_unions() -> None:
+    class P(pydantic.BaseModel):
+        name: str
+        nickname: str | None = None
+        age: int | str = 0
+
+    props = strict_schema(P.model_json_schema())["properties"]
+    assert props["nickname"]["anyOf"] == [{"type": "string"}, {"type": "null"}]
+    assert props["age"]["anyOf"] == [{"type": "integer"}, {"type": "string"}, {"type": "null"}]
