@@ -70,7 +70,7 @@ def _run_one(ctx: LLMContext, fake: FakeProviderServer, name: str, out: TextIO) 
     first = llm.chat_sync(messages, tools=[WEATHER_TOOL])
     call = first.tool_calls[0]
     say(f"  tool     model called {call.name}({call.arguments})")
-    messages.append({"role": "assistant", "content": None, "tool_calls": [call.to_message_dict()]})
+    messages.append(first.to_message())  # keeps what the provider needs next turn
     messages.append({"role": "tool", "tool_call_id": call.id, "content": "18C, sunny"})
     final = llm.chat_sync(messages, tools=[WEATHER_TOOL])
     say(f" -> {final.text!r}\n")
