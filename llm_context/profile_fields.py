@@ -18,6 +18,7 @@ from .providers.registry import Provider, parse_provider
 from .settings import Pricing, Profile, RateLimitSettings, RetrySettings
 
 __all__ = [
+    "NESTED_FIELDS",
     "FrozenMap",
     "Problem",
     "build_profile",
@@ -25,6 +26,7 @@ __all__ = [
     "config_error",
     "default_of",
     "interpolate",
+    "missing_provider",
     "new_profile",
     "text_field",
     "type_name",
@@ -370,15 +372,21 @@ _NESTED: Mapping[str, Callable[[object, Any], Any]] = {
     "rate_limit": _rate_limit,
     "pricing": _pricing,
 }
+NESTED_FIELDS = frozenset(_NESTED)
 _ALL_FIELDS: Mapping[str, object] = {
     f.name: None for f in fields(Profile) if f.name not in ("name", "source")
 }
 
 
 def check_fields(
-    raw: Mapping[Any, object], base: Profile | None, environ: Mapping[str, str] | None = None
+    raw: Mapping[Any, object],
+    base: Profile | Mapping[str, Any] | None,
+    environ: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Validated Profile keyword arguments for the fields in `raw` (interpolated if `environ`)."""
+    """Validated Profile keyword arguments for the fields in `raw` (interpolated if `environ`).
+
+    Nested blocks (`retry`, ...) merge onto `base`'s: a Profile or checked keyword arguments.
+    """
     out: dict[str, Any] = {}
     for key, value in raw.items():
         if key not in _ALL_FIELDS:
@@ -387,7 +395,8 @@ def check_fields(
             if environ is not None:
                 value = interpolate(value, environ)
             if key in _NESTED:
-                out[key] = _NESTED[key](value, getattr(base, key, None))
+                current = base.get(key) if isinstance(base, Mapping) else getattr(base, key, None)
+                out[key] = _NESTED[key](value, current)
             else:
                 out[key] = _FIELD_CHECKS[key](value)
         except Problem as exc:
@@ -407,6 +416,11 @@ def new_profile(name: str, source: str, values: Mapping[str, Any]) -> Profile:
     return Profile(name=name, source=source, **frozen)
 
 
+def missing_provider() -> Problem:
+    providers = ", ".join(p.value for p in Provider)
+    return Problem(f"is required; set provider: to one of {providers}", "provider")
+
+
 def build_profile(
     name: str, raw: object, origin: str, source: str, environ: Mapping[str, str]
 ) -> Profile:
@@ -415,8 +429,7 @@ def build_profile(
             raise Problem(f"expected a mapping of fields with provider:, got {type_name(raw)}")
         values = check_fields(raw, None, environ)
         if "provider" not in values:
-            providers = ", ".join(p.value for p in Provider)
-            raise Problem(f"is required; set provider: to one of {providers}", "provider")
+            raise missing_provider()
     except Problem as exc:
         raise config_error(origin, name, exc) from None
     return new_profile(name, source, values)

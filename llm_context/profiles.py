@@ -5,25 +5,32 @@ lock, so readers never lock and never see a half-updated profile. Keys, base URL
 resolved when an adapter is built (`resolve_api_key`, `resolve_base_url`, `resolve_model`, in
 `resolve`), so a rotated environment variable takes effect without reloading. The per-field
 checks and `${VAR}` interpolation live in `profile_fields`.
+
+A problem inside one profile (an unset `${VAR}`, a wrong type, an unknown field) does not stop
+the others loading: that profile is kept as a `_Broken` entry that raises its error when used
+and can be repaired by a runtime update. Problems with the document itself stay fatal.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import threading
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from .errors import LLMConfigError
 from .profile_fields import (
+    NESTED_FIELDS,
     FrozenMap,
     Problem,
     build_profile,
     config_error,
     default_of,
     interpolate,
+    missing_provider,
     new_profile,
     text_field,
     type_name,
@@ -72,17 +79,41 @@ _PROVIDER_BOUND = (
 
 
 @dataclass(frozen=True)
+class _Broken:
+    """A profile that failed validation: listed, raises `error` when used, repairable by update."""
+
+    error: str  # the LLMConfigError message: names file, profile and field, never a value
+    origin: str
+    # The fields as written, before interpolation (None: not a mapping); may hold literal secrets.
+    raw: Mapping[str, object] | None = field(repr=False)
+
+
+_Entry = Profile | _Broken
+
+
+@dataclass(frozen=True)
 class _State:
     """One immutable snapshot of a store: swapped whole, read without a lock."""
 
-    profiles: Mapping[str, Profile]
+    profiles: Mapping[str, _Entry]
     default_profile: str
     path: Path | None
 
 
+def _load_profile(
+    name: str, raw: object, origin: str, source: str, environ: Mapping[str, str]
+) -> _Entry:
+    """The profile, or a `_Broken` entry carrying its error so the other profiles still load."""
+    try:
+        return build_profile(name, raw, origin, source, environ)
+    except LLMConfigError as exc:
+        fields = copy.deepcopy(dict(raw)) if isinstance(raw, Mapping) else None
+        return _Broken(str(exc), origin, fields)
+
+
 def _parse_document(
     doc: object, origin: str, source: str, environ: Mapping[str, str]
-) -> tuple[dict[str, Profile], str]:
+) -> tuple[dict[str, _Entry], str]:
     """Profiles and the default profile name from a loaded document."""
     if doc is None:
         doc = {}
@@ -104,20 +135,20 @@ def _parse_document(
                 f"expected a mapping of name: profile, got {type_name(raw_profiles)}", "profiles"
             ),
         )
-    profiles: dict[str, Profile] = {}
+    profiles: dict[str, _Entry] = {}
     for name, raw in raw_profiles.items():
         if not isinstance(name, str) or not name.strip():
             raise config_error(
                 origin, None, Problem("profile names must be non-empty strings", "profiles")
             )
-        profiles[name] = build_profile(name, raw, origin, source, environ)
-    _check_fallbacks(profiles, origin)
+        profiles[name] = _load_profile(name, raw, origin, source, environ)
+    _check_fallbacks(profiles, origin, environ)
     default = _default_name(doc.get("default_profile"), profiles, origin, environ)
     return profiles, default
 
 
 def _default_name(
-    raw: object, profiles: Mapping[str, Profile], origin: str, environ: Mapping[str, str]
+    raw: object, profiles: Mapping[str, _Entry], origin: str, environ: Mapping[str, str]
 ) -> str:
     if raw is None:
         return DEFAULT_NAME if DEFAULT_NAME in profiles or not profiles else next(iter(profiles))
@@ -136,22 +167,41 @@ def _default_name(
     return str(name)
 
 
-def _check_fallbacks(profiles: Mapping[str, Profile], origin: str) -> None:
-    for profile in profiles.values():
-        _check_profile_fallbacks(profile, profiles, origin)
+def _check_fallbacks(
+    profiles: Mapping[str, _Entry], origin: str, environ: Mapping[str, str]
+) -> None:
+    """Every fallback names a profile (a broken one counts: it fails when used)."""
+    for name, entry in profiles.items():
+        if isinstance(entry, Profile):
+            _check_profile_fallbacks(name, entry.fallbacks, profiles, origin)
+        elif entry.raw is not None and "fallbacks" in entry.raw:
+            # A broken profile's list is checked too, when it parses on its own.
+            try:
+                parsed = _check_fields({"fallbacks": entry.raw["fallbacks"]}, None, environ)
+            except Problem:
+                continue
+            _check_profile_fallbacks(name, parsed["fallbacks"], profiles, origin)
 
 
 def _check_profile_fallbacks(
-    profile: Profile, profiles: Mapping[str, Profile], origin: str
+    name: str, fallbacks: tuple[str, ...], profiles: Collection[str], origin: str
 ) -> None:
-    for index, target in enumerate(profile.fallbacks):
-        if target == profile.name:
+    for index, target in enumerate(fallbacks):
+        if target == name:
             problem = Problem("a profile cannot fall back to itself; remove it from the list")
         elif target not in profiles:
             problem = Problem(f"no profile named {target!r}; known: {', '.join(profiles)}")
         else:
             continue
-        raise config_error(origin, profile.name, problem.under(f"fallbacks[{index}]"))
+        raise config_error(origin, name, problem.under(f"fallbacks[{index}]"))
+
+
+def _written_provider(raw: Mapping[str, object], environ: Mapping[str, str]) -> object:
+    """The provider a broken profile's fields name, or None when it is missing or invalid."""
+    try:
+        return _check_fields({"provider": raw["provider"]}, None, environ)["provider"]
+    except (KeyError, Problem):
+        return None
 
 
 def _read_yaml(path: Path) -> object:
@@ -201,9 +251,9 @@ def _present_in_env(spec: ProviderSpec, environ: Mapping[str, str]) -> bool:
     return ready and (has_url or spec.default_base_url is not None)
 
 
-def _env_profiles(environ: Mapping[str, str]) -> dict[str, Profile]:
+def _env_profiles(environ: Mapping[str, str]) -> dict[str, _Entry]:
     """One profile per provider found in the environment, plus `default` = the first of them."""
-    profiles: dict[str, Profile] = {}
+    profiles: dict[str, _Entry] = {}
     for provider in ENV_PROFILE_ORDER:
         spec = spec_for(provider)
         if not _present_in_env(spec, environ):
@@ -218,6 +268,7 @@ def _env_profiles(environ: Mapping[str, str]) -> dict[str, Profile]:
     if not profiles:
         return profiles
     first = next(iter(profiles.values()))
+    assert isinstance(first, Profile)  # built from the registry: never broken
     return {DEFAULT_NAME: replace(first, name=DEFAULT_NAME), **profiles}
 
 
@@ -249,8 +300,11 @@ class ProfileStore:
 
     # -- loading
 
+    def _environ_now(self) -> Mapping[str, str]:
+        return self._environ if self._environ is not None else os.environ
+
     def _load(self) -> _State:
-        environ = self._environ if self._environ is not None else os.environ
+        environ = self._environ_now()
         cwd = self._cwd if self._cwd is not None else Path.cwd()
         source = self._source
         if isinstance(source, Mapping):
@@ -288,19 +342,25 @@ class ProfileStore:
         return self._state.default_profile
 
     def names(self) -> list[str]:
+        """Every profile's name, a broken one's included (`get` raises its error)."""
         return list(self._state.profiles)
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self._canonical(self._state, name) in self._state.profiles
 
     def get(self, name: str | None = None) -> Profile:
-        """The named profile (`None` or an undefined "default" mean the default profile)."""
+        """The named profile (`None` or an undefined "default" mean the default profile).
+
+        A profile that failed validation raises its error here, naming file, profile and field.
+        """
         state = self._state
         key = self._canonical(state, name)
-        profile = state.profiles.get(key)
-        if profile is None:
+        entry = state.profiles.get(key)
+        if entry is None:
             raise LLMConfigError(self._unknown_message(state, key))
-        return profile
+        if isinstance(entry, _Broken):
+            raise LLMConfigError(entry.error)
+        return entry
 
     def __repr__(self) -> str:
         state = self._state
@@ -334,6 +394,10 @@ class ProfileStore:
         base_url, api_key, azure_deployment, api_version, embed/image model, headers, extras,
         pricing) that are not given in the same call. An update that changes nothing returns
         the profile as it was (so its client and connections are kept).
+
+        Updating a profile that failed validation re-checks its fields as written (`${VARS}`
+        read again) with the given values in place of the same fields: when that passes, the
+        profile is repaired; when it does not, the remaining problem is raised.
         """
         if not isinstance(name, str) or not name.strip():
             raise LLMConfigError("runtime: profile names must be non-empty strings")
@@ -342,6 +406,8 @@ class ProfileStore:
             state = self._state
             key = self._canonical(state, name)
             current = state.profiles.get(key)
+            if isinstance(current, _Broken):
+                return self._repair(state, key, current, given)
             try:
                 values = _check_fields(given, current)
             except Problem as exc:
@@ -361,10 +427,47 @@ class ProfileStore:
                     cleared = {f: default_of(f) for f in _PROVIDER_BOUND if f not in values}
                     values = {**cleared, **values}
                 profile = replace(current, source="runtime", **values)
-            profiles = {**state.profiles, key: profile}
-            _check_profile_fallbacks(profile, profiles, "runtime")
-            default = state.default_profile if state.profiles else key
-            self._state = _State(profiles, default, state.path)
+            self._commit(state, key, profile)
+        return profile
+
+    def _commit(self, state: _State, key: str, profile: Profile) -> None:
+        """Swap in a snapshot with `profile` as `key` (the caller holds the lock)."""
+        profiles = {**state.profiles, key: profile}
+        _check_profile_fallbacks(key, profile.fallbacks, profiles, "runtime")
+        default = state.default_profile if state.profiles else key
+        self._state = _State(profiles, default, state.path)
+
+    def _repair(self, state: _State, key: str, broken: _Broken, given: dict[str, Any]) -> Profile:
+        """A broken profile rebuilt from its fields as written, `given` replacing those fields."""
+        if broken.raw is None and "provider" not in given:
+            raise LLMConfigError(broken.error)  # nothing usable was written: say so again
+        environ, raw = self._environ_now(), broken.raw or {}
+        plain = {k: v for k, v in given.items() if k not in NESTED_FIELDS}
+        try:
+            values = _check_fields(plain, None)
+        except Problem as exc:
+            raise config_error("runtime", key, exc) from None
+        kept = {k: v for k, v in raw.items() if k not in given}
+        for block in NESTED_FIELDS & given.keys():
+            # A nested block merges onto the file's, minus the keys given (they may be the fix).
+            written = raw.get(block)
+            if isinstance(written, Mapping) and isinstance(given[block], Mapping):
+                kept[block] = {k: v for k, v in written.items() if k not in given[block]}
+        if "provider" in values and _written_provider(raw, environ) != values["provider"]:
+            kept = {k: v for k, v in kept.items() if k not in _PROVIDER_BOUND}
+        try:
+            base = _check_fields(kept, None, environ)
+        except Problem as exc:
+            raise config_error(broken.origin, key, exc) from None
+        try:
+            nested = _check_fields({k: given[k] for k in given if k in NESTED_FIELDS}, base)
+        except Problem as exc:
+            raise config_error("runtime", key, exc) from None
+        values = {**base, **values, **nested}
+        if "provider" not in values:
+            raise config_error(broken.origin, key, missing_provider())
+        profile = new_profile(key, "runtime", values)
+        self._commit(state, key, profile)
         return profile
 
     def set_key(

@@ -44,9 +44,28 @@ def mapping_store(profiles: Mapping[str, Any], tmp_path: Path, **environ: str) -
     )
 
 
-def config_error(profiles: Mapping[str, Any], tmp_path: Path, **environ: str) -> str:
+def load_error(profiles: Mapping[str, Any], tmp_path: Path, **environ: str) -> str:
+    """The message of a document-level problem: the whole load fails."""
     with pytest.raises(LLMConfigError) as info:
         mapping_store(profiles, tmp_path, **environ)
+    return str(info.value)
+
+
+def config_error(profiles: Mapping[str, Any], tmp_path: Path, **environ: str) -> str:
+    """The message of a problem inside the first profile: deferred to that profile's use.
+
+    A healthy `ok` profile is loaded beside it and must keep working.
+    """
+    name = next(iter(profiles))
+    store = mapping_store({**profiles, "ok": {"provider": "ollama"}}, tmp_path, **environ)
+    assert store.names() == [*profiles, "ok"]
+    assert name in store
+    assert store.get("ok").provider is Provider.OLLAMA
+    with pytest.raises(LLMConfigError) as info:
+        store.get(name)
+    with pytest.raises(LLMConfigError) as again:
+        store.get(name)
+    assert str(again.value) == str(info.value)
     return str(info.value)
 
 
@@ -314,8 +333,12 @@ def test_unset_variable_names_var_file_profile_field(
         tmp_path / "p.yaml",
         yaml.safe_dump({"profiles": {"prof": {"provider": "openai", **fields}}}),
     )
+    store = ProfileStore(
+        path, environ=env(tmp_path)
+    )  # the problem is the profile's, not the file's
+    assert store.names() == ["prof"]
     with pytest.raises(LLMConfigError) as info:
-        ProfileStore(path, environ=env(tmp_path))
+        store.get("prof")
     message = str(info.value)
     assert str(path) in message
     assert "profile 'prof'" in message
@@ -426,10 +449,187 @@ def test_fallbacks_must_exist_and_not_point_to_self(tmp_path: Path) -> None:
         tmp_path,
     )
     assert ok.get("a").fallbacks == ("b",)  # a forward reference is fine
-    message = config_error({"a": {"provider": "openai", "fallbacks": ["ghost"]}}, tmp_path)
+    message = load_error({"a": {"provider": "openai", "fallbacks": ["ghost"]}}, tmp_path)
     assert "profile 'a', field 'fallbacks[0]'" in message and "'ghost'" in message
-    message = config_error({"a": {"provider": "openai", "fallbacks": ["a"]}}, tmp_path)
+    message = load_error({"a": {"provider": "openai", "fallbacks": ["a"]}}, tmp_path)
     assert "itself" in message
+
+
+# ---------------------------------------------------------------------------- one broken profile
+
+QUICKSTART = """\
+default_profile: default
+profiles:
+  default:
+    provider: openai
+    model: gpt-4.1-mini
+    api_key: ${OPENAI_API_KEY}
+  claude:
+    provider: anthropic
+    model: claude-sonnet-4-6
+    api_key: ${ANTHROPIC_API_KEY}
+    timeout: 120
+    retry: {max_attempts: 5}
+    fallbacks: [default]
+"""
+
+
+def test_quickstart_with_one_key_set_loads_the_other_profile_broken(tmp_path: Path) -> None:
+    path = write(tmp_path / "profiles.yaml", QUICKSTART)
+    store = ProfileStore(path, environ=env(tmp_path, OPENAI_API_KEY=SECRET))
+    assert store.names() == ["default", "claude"]
+    assert "claude" in store
+    assert store.get().api_key == SECRET
+    with pytest.raises(LLMConfigError) as info:
+        store.get("claude")
+    assert str(info.value) == (
+        f"{path}: profile 'claude', field 'api_key': environment variable ANTHROPIC_API_KEY "
+        "is not set; set it, or write ${ANTHROPIC_API_KEY:-default} to give a default"
+    )
+    assert "claude" in repr(store)
+
+
+def test_default_profile_pointing_at_a_broken_profile(tmp_path: Path) -> None:
+    store = ProfileStore(
+        {
+            "default_profile": "claude",
+            "profiles": {
+                "claude": {"provider": "anthropic", "api_key": "${NOPE}"},
+                "gpt": {"provider": "openai"},
+            },
+        },
+        environ=env(tmp_path),
+    )
+    assert store.default_profile == "claude"
+    for name in (None, "default", "claude"):
+        with pytest.raises(LLMConfigError, match=r"profile 'claude', field 'api_key'.*NOPE"):
+            store.get(name)
+    assert store.get("gpt").provider is Provider.OPENAI
+
+
+def test_fallbacks_to_and_from_a_broken_profile(tmp_path: Path) -> None:
+    store = mapping_store(
+        {
+            "a": {"provider": "openai", "fallbacks": ["bad"]},
+            "bad": {"provider": "anthropic", "timeout": "soon", "fallbacks": ["a"]},
+        },
+        tmp_path,
+    )
+    assert store.get("a").fallbacks == ("bad",)  # a broken target exists: it fails when used
+    message = load_error(
+        {"bad": {"provider": "anthropic", "timeout": "soon", "fallbacks": ["ghost"]}}, tmp_path
+    )
+    assert "profile 'bad', field 'fallbacks[0]'" in message and "'ghost'" in message
+
+
+@pytest.mark.parametrize(
+    ("doc", "expected"),
+    [
+        ({"profiles": ["a", "b"]}, "field 'profiles': expected a mapping"),
+        ({"profiles": {"": {"provider": "openai"}}}, "names must be non-empty"),
+        ({"profiles": {"a": {"provider": "x"}}, "default_profile": "b"}, "names no profile 'b'"),
+        ({"profiles": {"a": {"provider": "x"}}, "default_profile": "${UNSET}"}, "UNSET"),
+        ({"profiles": {"a": {"provider": "x"}}, "profile": {}}, "did you mean 'profiles'"),
+        (["profiles"], "expected a mapping"),
+    ],
+)
+def test_document_problems_still_fail_the_whole_load(
+    tmp_path: Path, doc: Any, expected: str
+) -> None:
+    import yaml
+
+    path = write(tmp_path / "p.yaml", yaml.safe_dump(doc))
+    with pytest.raises(LLMConfigError, match=re.escape(expected)):
+        ProfileStore(path, environ=env(tmp_path))
+
+
+def test_a_runtime_update_repairs_a_broken_profile(tmp_path: Path) -> None:
+    path = write(tmp_path / "profiles.yaml", QUICKSTART)
+    store = ProfileStore(path, environ=env(tmp_path, OPENAI_API_KEY="k"))
+    with pytest.raises(LLMConfigError, match=r"field 'api_key'.*ANTHROPIC_API_KEY"):
+        store.update("claude", model="claude-haiku-4-5")  # not the broken field
+    with pytest.raises(LLMConfigError, match=r"runtime: profile 'claude', field 'timeout'"):
+        store.update("claude", api_key=SECRET, timeout=-1)  # a bad fix is the caller's error
+    repaired = store.update("claude", api_key=SECRET)
+    assert repaired.api_key == SECRET and repaired.provider is Provider.ANTHROPIC
+    # The rest of the profile is as written in the file.
+    assert (repaired.model, repaired.timeout, repaired.fallbacks) == (
+        "claude-sonnet-4-6",
+        120,
+        ("default",),
+    )
+    assert repaired.retry == RetrySettings(max_attempts=5) and repaired.source == "runtime"
+    assert store.get("claude") is repaired
+    assert store.update("claude", api_key=SECRET) is repaired  # now a healthy profile
+    store.reload()  # runtime changes are discarded: broken again
+    with pytest.raises(LLMConfigError, match=r"ANTHROPIC_API_KEY"):
+        store.get("claude")
+
+
+def test_an_update_reads_the_variables_again(tmp_path: Path) -> None:
+    environ = env(tmp_path)
+    store = ProfileStore(
+        {"profiles": {"c": {"provider": "anthropic", "api_key": "${LATER}"}}}, environ=environ
+    )
+    with pytest.raises(LLMConfigError, match=r"LATER is not set"):
+        store.update("c")
+    environ["LATER"] = SECRET
+    assert store.update("c").api_key == SECRET
+
+
+def test_repairing_a_nested_field_and_switching_provider(tmp_path: Path) -> None:
+    store = mapping_store(
+        {
+            "r": {"provider": "openai", "retry": {"max_attempts": 0, "jitter": False}},
+            "p": {"provider": "openai", "model": "gpt-x", "api_key": "${NOPE}", "timeout": 9},
+            "m": "not a mapping",
+        },
+        tmp_path,
+    )
+    fixed = store.update("r", retry={"max_attempts": 2})
+    assert fixed.retry == RetrySettings(max_attempts=2, jitter=False)
+    # Switching provider drops the provider-bound fields as written, the broken key with them.
+    switched = store.update("p", provider="ollama")
+    assert (switched.provider, switched.model, switched.api_key, switched.timeout) == (
+        Provider.OLLAMA,
+        None,
+        None,
+        9,
+    )
+    with pytest.raises(LLMConfigError, match=r"profile 'm'.*mapping"):
+        store.update("m", model="x")
+    assert store.update("m", provider="google").provider is Provider.GOOGLE
+
+
+def test_each_kind_of_profile_problem_leaves_the_others_usable(tmp_path: Path) -> None:
+    store = mapping_store(
+        {
+            "unset": {"provider": "openai", "api_key": "${NOPE}"},
+            "type": {"provider": "openai", "timeout": "slow"},
+            "unknown": {"provider": "openai", "colour": "red"},
+            "value": {"provider": "openia"},
+            "missing": {"model": "m"},
+            "shape": 42,
+            "good": {"provider": "ollama", "fallbacks": ["unset"]},
+        },
+        tmp_path,
+    )
+    expected = {
+        "unset": "field 'api_key'",
+        "type": "field 'timeout'",
+        "unknown": "field 'colour'",
+        "value": "field 'provider'",
+        "missing": "field 'provider'",
+        "shape": "expected a mapping",
+    }
+    for name, text in expected.items():
+        with pytest.raises(LLMConfigError) as info:
+            store.get(name)
+        assert str(info.value).startswith(f"<mapping>: profile {name!r}") and text in str(
+            info.value
+        )
+    assert store.get("good").provider is Provider.OLLAMA
+    assert store.names() == [*expected, "good"]
 
 
 # ---------------------------------------------------------------------------- environment only
@@ -741,9 +941,27 @@ def test_no_secret_in_repr(tmp_path: Path) -> None:
     ],
 )
 def test_no_secret_in_error_messages(tmp_path: Path, fields: dict[str, Any]) -> None:
-    message = config_error({"a": fields}, tmp_path, KEY=SECRET)
+    if fields.get("fallbacks") == ["nope"]:
+        message = load_error({"a": fields}, tmp_path, KEY=SECRET)  # a missing target: fatal
+    else:
+        message = config_error({"a": fields}, tmp_path, KEY=SECRET)
     assert "profile 'a'" in message
     assert SECRET not in message
+
+
+def test_no_secret_in_a_broken_profile(tmp_path: Path) -> None:
+    literal = {"provider": "openai", "api_key": SECRET, "headers": {"X-Key": SECRET}, "x": 1}
+    store = mapping_store(
+        {"a": literal, "b": {"provider": "openai", "api_key": "${NOPE}"}}, tmp_path
+    )
+    for name in ("a", "b"):
+        with pytest.raises(LLMConfigError) as info:
+            store.get(name)
+        assert SECRET not in str(info.value)
+    assert SECRET not in repr(store) + repr(store._state)
+    with pytest.raises(LLMConfigError) as info:
+        store.update("a", model="m")  # still broken: the same error, still no value
+    assert SECRET not in str(info.value) and "field 'x'" in str(info.value)
 
 
 def test_unknown_provider_echoes_only_a_literal_value(tmp_path: Path) -> None:
