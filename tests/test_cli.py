@@ -77,6 +77,7 @@ COMMANDS = [
     ["profiles", "check"],
     ["providers"],
     ["demo"],
+    ["fake-server"],
 ]
 
 
@@ -393,11 +394,82 @@ def test_profiles_check_reports_a_broken_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     broken = tmp_path / "broken.yaml"
-    broken.write_text("profiles:\n  a: {provider: nope}\n", encoding="utf-8")
+    broken.write_text("profiles:\n  a: {provider: openai\n", encoding="utf-8")
     status, _, err = run(capsys, "profiles", "check", str(broken))
     assert status == 1
     one_line_error(err, "LLMConfigError")
-    assert "unknown provider 'nope'" in err
+    assert "YAML syntax error" in err
+    for document in ("profiles: [a]\n", "default_profile: b\nprofiles:\n  a: {provider: x}\n"):
+        broken.write_text(document, encoding="utf-8")
+        for command in ("check", "list"):
+            status, _, err = run(capsys, "--profiles", str(broken), "profiles", command)
+            assert status == 1
+            one_line_error(err, "LLMConfigError")
+
+
+@pytest.fixture
+def quickstart(fake: FakeProviderServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The quickstart's profiles.yaml (pointed at the fake) with only OPENAI_API_KEY set."""
+    fakes = fake.profiles()["profiles"]
+    doc = {
+        "default_profile": "default",
+        "profiles": {
+            "default": {**fakes["openai"], "api_key": "${OPENAI_API_KEY}"},
+            "claude": {**fakes["anthropic"], "api_key": "${ANTHROPIC_API_KEY}"},
+        },
+    }
+    path = tmp_path / "profiles.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LLM_CONTEXT_PROFILES", raising=False)
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    return path
+
+
+UNSET_ANTHROPIC = "profile 'claude', field 'api_key': environment variable ANTHROPIC_API_KEY"
+
+
+def test_quickstart_with_one_key_lists_and_checks_per_profile(
+    quickstart: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, err = run(capsys, "profiles", "list")
+    assert (status, err) == (0, "")
+    lines = out.splitlines()
+    default = next(line for line in lines if line.startswith("*"))
+    assert default.split()[1:3] == ["default", "openai"] and "set (…WXYZ)" in default
+    claude = next(line for line in lines if line.startswith("!"))
+    assert claude.split() == ["!", "claude", "-", "-", "-", "-"]
+    assert lines[-1] == f"!  claude: {quickstart}: {UNSET_ANTHROPIC} is not set; " + (
+        "set it, or write ${ANTHROPIC_API_KEY:-default} to give a default"
+    )
+
+    status, out, err = run(capsys, "profiles", "check")
+    assert (status, err) == (1, "")
+    lines = out.splitlines()
+    assert lines[1].startswith("ok    default (openai, gpt-4.1-mini, key set (…WXYZ)")
+    assert lines[2].startswith(f"FAIL  claude: {quickstart}: {UNSET_ANTHROPIC} is not set")
+    assert lines[-1] == "1 of 2 profiles have problems"
+
+    status, _, err = run(capsys, "profiles", "show", "claude")
+    assert status == 1
+    one_line_error(err, "LLMConfigError")
+    assert UNSET_ANTHROPIC in err
+
+
+def test_quickstart_with_one_key_chats_on_the_good_profile(
+    fake: FakeProviderServer, quickstart: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake.script(Reply("Hello from OpenAI."))
+    status, out, err = run(capsys, "chat", "hi")
+    assert (status, out, err) == (0, "Hello from OpenAI.\n", "")
+    assert fake.last_request.headers["authorization"] == f"Bearer {SECRET}"
+
+    status, out, err = run(capsys, "chat", "-p", "claude", "hi")
+    assert (status, out) == (1, "")
+    one_line_error(err, "LLMConfigError")
+    assert UNSET_ANTHROPIC in err
+    assert len(fake.requests) == 1  # nothing was sent for the broken profile
 
 
 def test_providers_tables(capsys: pytest.CaptureFixture[str]) -> None:

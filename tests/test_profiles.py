@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from llm_context import LLMContext
 from llm_context import profiles as profiles_module
-from llm_context.errors import LLMConfigError
+from llm_context.errors import LLMConfigError, LLMServerError
 from llm_context.profiles import (
     ProfileStore,
     resolve_api_key,
@@ -22,6 +24,7 @@ from llm_context.profiles import (
 )
 from llm_context.providers.registry import Provider
 from llm_context.settings import Pricing, Profile, RateLimitSettings, RetrySettings
+from llm_context.testing import FakeProviderServer, Fault, Reply
 
 REPO = Path(__file__).resolve().parent.parent
 SECRET = "sk-proj-SECRETSECRETSECRET1234567890"
@@ -536,8 +539,6 @@ def test_fallbacks_to_and_from_a_broken_profile(tmp_path: Path) -> None:
 def test_document_problems_still_fail_the_whole_load(
     tmp_path: Path, doc: Any, expected: str
 ) -> None:
-    import yaml
-
     path = write(tmp_path / "p.yaml", yaml.safe_dump(doc))
     with pytest.raises(LLMConfigError, match=re.escape(expected)):
         ProfileStore(path, environ=env(tmp_path))
@@ -630,6 +631,41 @@ def test_each_kind_of_profile_problem_leaves_the_others_usable(tmp_path: Path) -
         )
     assert store.get("good").provider is Provider.OLLAMA
     assert store.names() == [*expected, "good"]
+
+
+def test_quickstart_with_one_key_through_a_context(
+    fake: FakeProviderServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The quickstart's file with only OPENAI_API_KEY set: the OpenAI default works."""
+    fakes = fake.profiles()["profiles"]
+    doc = {
+        "profiles": {
+            "default": {**fakes["openai"], "api_key": "${OPENAI_API_KEY}", "fallbacks": ["claude"]},
+            "claude": {**fakes["anthropic"], "api_key": "${ANTHROPIC_API_KEY}"},
+        }
+    }
+    path = write(tmp_path / "profiles.yaml", yaml.safe_dump(doc))
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    with LLMContext(path) as ctx:
+        fake.script(Reply("from openai"))
+        assert ctx.llm().complete_sync("hi").text == "from openai"
+        with pytest.raises(LLMConfigError, match=r"profile 'claude', field 'api_key'.*ANTHROPIC"):
+            ctx.llm("claude")
+        assert fake.pending == 0 and len(fake.requests) == 1
+        # A broken fallback is skipped like one without a key; the primary's error is raised.
+        fake.script(*[Fault(500)] * 3)
+        with pytest.raises(LLMServerError) as info:
+            ctx.llm().complete_sync("hi")
+        (skipped,) = info.value.fallback_errors  # type: ignore[attr-defined]
+        assert isinstance(skipped, LLMConfigError) and "ANTHROPIC_API_KEY" in str(skipped)
+        # The documented fix at runtime: pass the key.
+        fake.script(Reply("from claude"))
+        claude = ctx.llm("claude", api_key="sk-ant-runtime-key-0123456789")
+        assert claude.complete_sync("hi").text == "from claude"
+        sent = fake.last_request.headers.values()
+        assert any(value.endswith("sk-ant-runtime-key-0123456789") for value in sent)
+        assert ctx.llm("claude") is claude
 
 
 # ---------------------------------------------------------------------------- environment only

@@ -22,8 +22,10 @@ DESCRIPTION = """\
 Inspect profiles without sending anything. Keys are shown masked.
 
   list          every profile: provider, model, key status and where it came from
+                (! marks a profile with a problem; the problem follows the table)
   show NAME     one profile's resolved settings
-  check [FILE]  validate the profiles file and report missing keys, URLs and models
+  check [FILE]  validate the profiles file and report, per profile, invalid fields and
+                missing keys, URLs and models; exit status 1 if any profile fails
 
 Profiles come from --profiles FILE, $LLM_CONTEXT_PROFILES, ./profiles.yaml,
 ~/.config/llm_context/profiles.yaml, or else from provider environment variables.
@@ -83,6 +85,14 @@ def _resolved(func: Callable[[], str]) -> str:
         return "-"
 
 
+def _load(store: ProfileStore, name: str) -> Profile | LLMConfigError:
+    """The profile, or the error it raises when used (a field in it failed validation)."""
+    try:
+        return store.get(name)
+    except LLMConfigError as exc:
+        return exc
+
+
 def run_list(args: argparse.Namespace) -> int:
     store = _store(args)
     say(_origin(store))
@@ -91,11 +101,17 @@ def run_list(args: argparse.Namespace) -> int:
         say(f"no profiles: create profiles.yaml, set {PROFILES_ENV}, or set a provider key")
         return 0
     rows = [("", "NAME", "PROVIDER", "MODEL", "KEY", "SOURCE")]
+    problems: list[str] = []
     for name in names:
-        profile = store.get(name)
+        default = "*" if name == store.default_profile else ""
+        profile = _load(store, name)
+        if isinstance(profile, LLMConfigError):
+            problems.append(f"!  {name}: {profile}")
+            rows.append((default + "!", name, "-", "-", "-", "-"))
+            continue
         rows.append(
             (
-                "*" if name == store.default_profile else "",
+                default,
                 name,
                 profile.provider.value,
                 _resolved(lambda p=profile: resolve_model(p)),  # type: ignore[misc]
@@ -106,6 +122,10 @@ def run_list(args: argparse.Namespace) -> int:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         say("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    if problems:
+        say("")
+        for line in problems:
+            say(line)
     return 0
 
 
@@ -164,7 +184,7 @@ def _problems(profile: Profile) -> list[str]:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    store = _store(args)  # a malformed file raises LLMConfigError: one line, exit 1
+    store = _store(args)  # a malformed document raises LLMConfigError: one line, exit 1
     say(_origin(store))
     names = store.names()
     if not names:
@@ -172,7 +192,11 @@ def run_check(args: argparse.Namespace) -> int:
         return 1
     failed = 0
     for name in names:
-        profile = store.get(name)
+        profile = _load(store, name)
+        if isinstance(profile, LLMConfigError):
+            failed += 1
+            say(f"FAIL  {name}: {profile}")
+            continue
         problems = _problems(profile)
         if problems:
             failed += 1
