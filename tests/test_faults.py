@@ -391,6 +391,33 @@ def test_fallback_chain_in_order_and_primary_error_when_all_fail(
     with pytest.raises(LLMServerError) as info:
         ctx.llm("openai").chat_sync(HELLO)
     assert info.value.provider == "openai" and info.value.status_code == 503
+    behind = info.value.fallback_errors  # type: ignore[attr-defined]
+    assert [(e.provider, e.status_code) for e in behind] == [("anthropic", 500), ("google", 502)]
+
+
+def test_a_fallbacks_own_fault_moves_on_to_the_next(
+    fake: FakeProviderServer, fake_clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A revoked key on the first fallback is that fallback's failure, not the caller's.
+    ctx = make_context(fake, clock=fake_clock, retry={**STEADY, "max_attempts": 1})
+    ctx.profiles.update("openai", fallbacks=["anthropic", "google"])
+    fake.script(Fault(503), Fault(401, message="fallback key revoked"), Reply("google here"))
+    with caplog.at_level(logging.WARNING, logger="llm_context"):
+        assert ctx.llm("openai").chat_sync(HELLO).profile == "google"
+    assert [r.provider for r in fake.requests] == ["openai", "anthropic", "google"]
+    assert any("LLMAuthenticationError" in r.getMessage() for r in caplog.records)
+    fake.clear()
+    fake.script(Fault(503, message="primary down"), Fault(401), Fault(400))
+    with pytest.raises(LLMServerError) as info:
+        ctx.llm("openai").chat_sync(HELLO)
+    assert info.value.provider == "openai" and "primary down" in str(info.value)
+    behind = info.value.fallback_errors  # type: ignore[attr-defined]
+    assert [type(e) for e in behind] == [LLMAuthenticationError, LLMBadRequestError]
+    # Streams: the same before the first delta.
+    fake.clear()
+    fake.script(Fault(503), Fault(403), Reply(deltas=("from ", "google")))
+    stream = ctx.llm("openai").stream_sync(HELLO)
+    assert list(stream) == ["from ", "google"] and stream.result.profile == "google"
 
 
 def test_fallback_validates_for_its_own_provider(
