@@ -17,9 +17,12 @@ from typing import Any
 import jsonschema
 import openai
 import pytest
+import yaml
 
+from llm_context import LLMContext
 from llm_context.providers.registry import Provider
 from llm_context.testing import (
+    FAST_RETRY,
     EmbeddingReply,
     Exchange,
     FakeProviderServer,
@@ -529,6 +532,90 @@ def test_base_urls_and_profiles_cover_every_provider(fake: FakeProviderServer) -
         fake.base_url("nope")
     with pytest.raises(ValueError):
         fake.profiles(nope={})
+
+
+def test_profiles_by_your_own_names(fake: FakeProviderServer) -> None:
+    doc = fake.profiles("claude", claude={"provider": "anthropic"}, local={"provider": "ollama"})
+    assert doc["default_profile"] == "claude"
+    claude = doc["profiles"]["claude"]
+    assert claude == doc["profiles"]["anthropic"]  # the provider's fake URL, key and model
+    assert doc["profiles"]["local"]["base_url"] == fake.base_url("ollama")
+    fake.script(Reply("Bonjour"))
+    with LLMContext(doc) as ctx:
+        assert ctx.llm().complete_sync("Hello").text == "Bonjour"
+    assert fake.last_request.provider == "anthropic"
+    assert "test-key-anthropic" in " ".join(fake.last_request.headers.values())
+
+
+def test_profiles_overrides_and_provider_members(fake: FakeProviderServer) -> None:
+    doc = fake.profiles(
+        anthropic={"model": "claude-x"},
+        haiku={"provider": Provider.ANTHROPIC, "model": "claude-haiku-4-5"},
+        openai={"provider": "google"},  # a provider-named profile may use another provider
+    )
+    profiles = doc["profiles"]
+    assert profiles["anthropic"]["model"] == "claude-x"
+    assert (profiles["haiku"]["provider"], profiles["haiku"]["model"]) == (
+        "anthropic",
+        "claude-haiku-4-5",
+    )
+    assert (profiles["openai"]["provider"], profiles["openai"]["base_url"]) == (
+        "google",
+        fake.base_url("google"),
+    )
+    assert yaml.safe_load(yaml.safe_dump(doc)) == doc  # plain data: writes as a profiles.yaml
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "says"),
+    [
+        ({"claude": {}}, ValueError, "'claude' is not a provider"),
+        ({"claude": {"provider": "anthropics"}}, ValueError, "'anthropics' is not a provider"),
+        ({"claude": "anthropic"}, TypeError, "as a mapping"),
+        ({"default_profile": "claude"}, ValueError, "default_profile 'claude'"),
+    ],
+)
+def test_profiles_mistakes_are_named(
+    fake: FakeProviderServer, kwargs: dict[str, Any], error: type[Exception], says: str
+) -> None:
+    with pytest.raises(error, match=says):
+        fake.profiles(**kwargs)
+
+
+def test_profiles_retry_at_once_unless_asked_not_to(fake: FakeProviderServer) -> None:
+    fast = fake.profiles(openai={"retry": {"max_attempts": 5}})["profiles"]
+    assert fast["openai"]["retry"] == {"max_attempts": 5}  # your own retry settings win
+    assert fast["google"]["retry"] == FAST_RETRY
+    slow = fake.profiles(fast_retries=False)["profiles"]
+    assert all("retry" not in profile for profile in slow.values())
+    with LLMContext(fake.profiles()) as ctx:
+        retry = ctx.profiles.get("openai").retry
+    assert (retry.initial_backoff_s, retry.max_backoff_s) == (0.001, 0.001)
+
+
+def test_env_points_profiles_without_url_or_key_here(
+    fake: FakeProviderServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = fake.env()
+    assert env["OPENAI_BASE_URL"] == fake.base_url("openai")
+    assert env["ANTHROPIC_BASE_URL"] == fake.base_url("anthropic")
+    assert env["ANTHROPIC_API_KEY"] == "test-key-anthropic"
+    assert env["AZURE_OPENAI_DEPLOYMENT"] == "test-deployment"
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    bare = {
+        "default_profile": "claude",
+        "profiles": {
+            "claude": {"provider": "anthropic", "model": "claude-sonnet-4-6"},
+            "gemini": {"provider": "google", "model": "gemini-2.5-flash"},
+            "local": {"provider": "ollama", "model": "llama3.2"},
+        },
+    }
+    fake.script(Reply("one"), Reply("two"), Reply("three"))
+    with LLMContext(bare) as ctx:
+        texts = [ctx.llm(name).complete_sync("Hi").text for name in ("claude", "gemini", "local")]
+    assert texts == ["one", "two", "three"]
+    assert [r.provider for r in fake.requests] == ["anthropic", "google", "ollama"]
 
 
 def test_mounted_providers_share_routes_but_are_recorded_apart(fake: FakeProviderServer) -> None:

@@ -1,4 +1,5 @@
-"""The `llm-context` command: chat, embed, image, raw, profiles, providers and the demo.
+"""The `llm-context` command: chat, embed, image, raw, profiles, providers, the demo and the
+fake provider server.
 
 Every command has `--help`. Expected failures (our `LLMError`s, bad arguments) print one
 line on stderr and exit non-zero; a traceback means a bug.
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import LLMError
-from . import chat, features, media, profiles_cmd
+from . import chat, fake_server, features, media, profiles_cmd
 from .common import CLIError, warn
 
 __all__ = ["build_parser", "main"]
@@ -29,6 +30,7 @@ examples:
   llm-context chat -p claude --usage "Hello"     # another profile, token counts on stderr
   llm-context profiles list                      # what is configured (keys masked)
   llm-context demo                               # the offline demo, no key needed
+  llm-context fake-server --write-profiles fake.yaml   # a fake of every provider's API
 """
 
 
@@ -68,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         "the bundled fake server on 127.0.0.1: no key, no network.",
     )
     demo.set_defaults(run=_demo)
+    fake_server.add_parser(commands)
     return parser
 
 

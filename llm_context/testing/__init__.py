@@ -14,9 +14,11 @@ every request for your assertions:
         assert llm.complete_sync("Hello").text == "Hi!"      # retried once, then answered
         assert fake.last_request.json["messages"][0]["content"][0]["text"] == "Hello"
 
-pytest gets the fixtures `fake_llm`, `fake_llm_context` and `fake_llm_env` from the plugin
-`llm_context.testing.pytest_plugin`, registered by the package's `pytest11` entry point (no
-conftest line needed). See docs/testing.md.
+pytest gets the fixtures `fake_llm`, `fake_llm_context`, `fake_llm_env` and
+`fake_llm_profiles` from the plugin `llm_context.testing.pytest_plugin`, registered by the
+package's `pytest11` entry point (no conftest line needed). `python -m llm_context.testing`
+runs the server in its own process (for the `llm-context` command or another program).
+See docs/testing.md.
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ from __future__ import annotations
 from .routing import Exchange, RecordedRequest, Route
 from .schema_example import example_for_schema
 from .script import EmbeddingReply, Fault, ImageReply, Reply, ToolCallReply, UsageReply
-from .server import FakeProviderServer
+from .server import FAST_RETRY, FakeProviderServer
 
 __all__ = [
+    "FAST_RETRY",
     "EmbeddingReply",
     "Exchange",
     "FakeProviderServer",

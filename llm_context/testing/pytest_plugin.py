@@ -7,16 +7,21 @@ turns them off.
 
 - `fake_llm`: a running `FakeProviderServer`; script replies with `fake_llm.script(...)`,
   read what was sent with `fake_llm.requests` / `fake_llm.last_request`.
-- `fake_llm_context`: an `LLMContext` whose profiles (one per provider, named after it;
-  the default is "openai") point at `fake_llm`.
+- `fake_llm_profiles`: the keyword arguments of `fake_llm.profiles(...)` the two fixtures
+  below use; `{}` here. Override it in your conftest.py to add your app's own profile
+  names: `{"claude": {"provider": "anthropic"}, "default_profile": "claude"}`.
+- `fake_llm_context`: an `LLMContext` whose profiles (one per provider, named after it,
+  the default "openai"; plus those of `fake_llm_profiles`) point at `fake_llm`.
 - `fake_llm_env`: for apps that use the module-level `context`: writes those profiles to a
   `profiles.yaml`, points `$LLM_CONTEXT_PROFILES` at it and reloads `llm_context.context`.
+
+Every fixture profile retries at once (`FAST_RETRY`): a scripted fault costs no backoff.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,17 +31,7 @@ import yaml
 from ..context import LLMContext
 from .server import FakeProviderServer
 
-__all__ = ["fake_llm", "fake_llm_context", "fake_llm_env"]
-
-# Fault tests should not wait out real backoff: retries in fixture profiles are immediate.
-FAST_RETRY = {"initial_backoff_s": 0.001, "max_backoff_s": 0.001}
-
-
-def fixture_profiles(fake: FakeProviderServer) -> dict[str, object]:
-    """One profile per provider (named after it) pointed at `fake`, with immediate retries."""
-    names = ("openai", "azure", "anthropic", "google", "openrouter", "lmstudio", "ollama")
-    overrides: dict[str, Any] = {name: {"retry": FAST_RETRY} for name in names}
-    return fake.profiles(**overrides)
+__all__ = ["fake_llm", "fake_llm_context", "fake_llm_env", "fake_llm_profiles"]
 
 
 @pytest.fixture
@@ -47,22 +42,36 @@ def fake_llm() -> Iterator[FakeProviderServer]:
 
 
 @pytest.fixture
-def fake_llm_context(fake_llm: FakeProviderServer) -> Iterator[LLMContext]:
-    """An `LLMContext` whose profiles ("openai", "anthropic", ...) all talk to `fake_llm`."""
-    with LLMContext(fixture_profiles(fake_llm)) as ctx:
+def fake_llm_profiles() -> Mapping[str, Any]:
+    """Keyword arguments for `fake_llm.profiles(...)`: override this fixture to add profiles
+    by name (`{"claude": {"provider": "anthropic"}}`) or pick `default_profile`."""
+    return {}
+
+
+@pytest.fixture
+def fake_llm_context(
+    fake_llm: FakeProviderServer, fake_llm_profiles: Mapping[str, Any]
+) -> Iterator[LLMContext]:
+    """An `LLMContext` whose profiles ("openai", "anthropic", ... and those of
+    `fake_llm_profiles`) all talk to `fake_llm`."""
+    with LLMContext(fake_llm.profiles(**fake_llm_profiles)) as ctx:
         yield ctx
 
 
 @pytest.fixture
 def fake_llm_env(
-    fake_llm: FakeProviderServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fake_llm: FakeProviderServer,
+    fake_llm_profiles: Mapping[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Path]:
     """A profiles.yaml pointing at `fake_llm`, found through `$LLM_CONTEXT_PROFILES`; the
     module-level `llm_context.context` is reloaded to use it (and reloaded again after)."""
     from ..context import context
 
     path = tmp_path / "profiles.yaml"
-    path.write_text(yaml.safe_dump(fixture_profiles(fake_llm)), encoding="utf-8")
+    document = fake_llm.profiles(**fake_llm_profiles)
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
     monkeypatch.setenv("LLM_CONTEXT_PROFILES", str(path))
     context.profiles.reload()
     yield path

@@ -32,7 +32,10 @@ from .defaults import IMAGE_ASSET_PATH, TINY_PNG
 from .routing import Exchange, RecordedRequest, Route, StreamCut
 from .script import EmbeddingReply, Fault, ImageReply, Reply, ScriptItem
 
-__all__ = ["ROUTES", "FakeProviderServer"]
+__all__ = ["FAST_RETRY", "ROUTES", "FakeProviderServer"]
+
+FAST_RETRY: dict[str, float] = {"initial_backoff_s": 0.001, "max_backoff_s": 0.001}
+"""A profile's `retry` settings for tests: retries happen at once, never after a real backoff."""
 
 
 def _generic_error_body(status: int, message: str) -> Any:
@@ -122,12 +125,14 @@ class FakeProviderServer:
         *,
         routes: Sequence[Route] | None = None,
         host: str = "127.0.0.1",
+        port: int = 0,
         record_limit: int | None = None,
     ) -> None:
-        """`routes` replaces the built-in table; `record_limit` keeps only the newest N
-        recorded requests (long benchmarks need not hold every body in memory)."""
+        """`routes` replaces the built-in table; `port` 0 picks a free one; `record_limit`
+        keeps only the newest N recorded requests (long benchmarks need not hold every body)."""
         self.routes: tuple[Route, ...] = tuple(ROUTES if routes is None else routes)
         self._host = host
+        self._port = port
         self._lock = threading.Lock()
         self._queue: collections.deque[ScriptItem] = collections.deque()
         self._requests: collections.deque[RecordedRequest] = collections.deque(maxlen=record_limit)
@@ -140,10 +145,10 @@ class FakeProviderServer:
     # ---- lifecycle -------------------------------------------------------------------
 
     def start(self) -> FakeProviderServer:
-        """Bind a free port and serve in a daemon thread."""
+        """Bind the port (a free one by default) and serve in a daemon thread."""
         if self._httpd is not None:
             return self
-        self._httpd = _HTTPServer((self._host, 0), _Handler, self)
+        self._httpd = _HTTPServer((self._host, self._port), _Handler, self)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
             kwargs={"poll_interval": 0.05},  # stop() returns quickly
@@ -199,25 +204,72 @@ class FakeProviderServer:
             ) from None
 
     def profiles(
-        self, default_profile: str = "openai", **overrides: Mapping[str, Any]
+        self,
+        default_profile: str = "openai",
+        *,
+        fast_retries: bool = True,
+        **profiles: Mapping[str, Any],
     ) -> dict[str, Any]:
-        """Profiles-YAML-shaped settings with one profile per provider, named after it and
-        pointed here; `overrides` (keyed by profile name) are merged into those profiles."""
-        unknown = set(overrides) - set(_BASE_PATHS)
-        if unknown:
-            raise ValueError(f"no such fake profile(s): {sorted(unknown)}")
-        profiles: dict[str, Any] = {}
-        for name in _BASE_PATHS:
-            profile = {
-                "provider": name,
-                "model": _PROFILE_MODELS[name],
-                "base_url": self.base_url(name),
-                "api_key": f"test-key-{name}",
-                **_PROFILE_EXTRAS.get(name, {}),
-            }
-            profile.update(overrides.get(name, {}))
-            profiles[name] = profile
-        return {"default_profile": default_profile, "profiles": profiles}
+        """Profiles-YAML-shaped settings pointed here: one profile per provider, named after
+        it, plus the `profiles` given by name.
+
+        A keyword named after a provider merges its settings into that profile
+        (`anthropic={"model": "claude-haiku-4-5"}`); any other name is a new profile and
+        must name its `provider` (`claude={"provider": "anthropic"}`): it gets that
+        provider's fake base URL, test key and model, then its own settings. With
+        `fast_retries` (the default) a profile without `retry` settings of its own retries
+        at once (`FAST_RETRY`): a scripted `Fault(500)` costs no real backoff.
+        """
+        names = {*_BASE_PATHS, *profiles}
+        if default_profile not in names:
+            raise ValueError(
+                f"default_profile {default_profile!r} is not one of the profiles {sorted(names)}"
+            )
+        built: dict[str, Any] = {}
+        for name in (*_BASE_PATHS, *(n for n in profiles if n not in _BASE_PATHS)):
+            given = profiles.get(name, {})
+            if not isinstance(given, Mapping):
+                raise TypeError(f"fake profile {name!r}: give its settings as a mapping")
+            settings = dict(given)
+            provider = _provider_name(settings.get("provider", name), name)
+            profile = self._profile_for(provider, fast_retries)
+            profile.update(settings)
+            profile["provider"] = provider  # as text: the mapping may be dumped to YAML
+            built[name] = profile
+        return {"default_profile": default_profile, "profiles": built}
+
+    def _profile_for(self, provider: str, fast_retries: bool) -> dict[str, Any]:
+        """The profile settings that make `provider` talk to this server."""
+        profile: dict[str, Any] = {
+            "provider": provider,
+            "model": _PROFILE_MODELS[provider],
+            "base_url": self.base_url(provider),
+            "api_key": f"test-key-{provider}",
+            **_PROFILE_EXTRAS.get(provider, {}),
+        }
+        if fast_retries:
+            profile["retry"] = dict(FAST_RETRY)
+        return profile
+
+    def env(self) -> dict[str, str]:
+        """Environment variables that point every provider here with a test key
+        (`OPENAI_BASE_URL`, `ANTHROPIC_BASE_URL`, ... and `OPENAI_API_KEY`, ...): profiles
+        without a `base_url` or `api_key` of their own then reach this server."""
+        from ..providers.registry import PROVIDERS
+
+        env: dict[str, str] = {}
+        for provider, spec in PROVIDERS.items():
+            name = provider.value
+            values = (
+                (spec.base_url_env, self.base_url(name)),
+                (spec.key_env, f"test-key-{name}"),
+                (spec.deployment_env, _PROFILE_EXTRAS.get(name, {}).get("azure_deployment")),
+                (spec.api_version_env, _PROFILE_EXTRAS.get(name, {}).get("api_version")),
+            )
+            for variables, value in values:
+                if variables and value is not None:
+                    env[variables[0]] = value  # the first name is the one read first
+        return env
 
     # ---- the script ------------------------------------------------------------------
 
@@ -311,6 +363,17 @@ class FakeProviderServer:
                 if match:
                     return route, match.groupdict(), mounted
         return None, {}, mounted
+
+
+def _provider_name(provider: Any, profile: str) -> str:
+    """A profile's provider as its plain name (a `Provider` member is accepted too)."""
+    name = str(getattr(provider, "value", provider))
+    if name not in _BASE_PATHS:
+        raise ValueError(
+            f"fake profile {profile!r}: {name!r} is not a provider; name one of "
+            f"{list(_BASE_PATHS)}, e.g. {profile}={{'provider': 'anthropic'}}"
+        )
+    return name
 
 
 class _HTTPServer(ThreadingHTTPServer):
