@@ -58,15 +58,17 @@ def policy(client: LLMClient, override: Mapping[str, Any]) -> RetryPolicy:
 
 
 def attempt(
-    client: LLMClient, call: Call[T], tokens: int, counts: Tally
+    client: LLMClient, call: Call[T], tokens: int, counts: Tally, number: int = 1
 ) -> Steps[tuple[T, Permit | None]]:
-    """One request: wait for capacity, send. The permit is released on failure and handed
-    back on success (a stream holds it until it ends)."""
+    """Request `number` of a retry run: wait for capacity, send. The permit is released on
+    failure and handed back on success (a stream holds it until it ends)."""
     permit: Permit | None = None
     if client._limiter is not None:
         permit = yield Acquire(client._limiter, tokens)
         call = replace(call, abandoned=permit.release)
     counts.attempts += 1
+    if number > 1:  # only the policy's re-sends: a batch or a repair turn is not a retry
+        counts.retries += 1
     counts.sent_at = permit.granted_at if permit is not None else client._host.clock.monotonic()
     try:
         result = yield call
@@ -90,7 +92,7 @@ def retried(
     the tokens really used."""
 
     def one(number: int) -> Steps[T]:
-        result, permit = yield from attempt(client, call, tokens, counts)
+        result, permit = yield from attempt(client, call, tokens, counts, number)
         if permit is not None:
             permit.release(used(result))
         return result
@@ -164,6 +166,7 @@ def _repairs(client: LLMClient, plan: ChatPlan, counts: Tally) -> Steps[ChatResu
         except LLMOutputError as exc:
             if number == plan.repair_attempts:
                 raise
+            counts.repairs += 1
             current = repair_plan(current, result.text, exc)
     raise AssertionError("unreachable")  # pragma: no cover
 

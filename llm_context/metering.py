@@ -66,7 +66,9 @@ class UsageRecord:
 
     `latency_s` covers the whole call on this profile (rate-limit waits and retries
     included); `sent_at` is the context clock's time when its last attempt was sent (None if
-    nothing was sent); `attempts` counts requests sent; `error` is the exception class name
+    nothing was sent); `attempts` counts requests sent (embedding batches, retries and JSON
+    repair turns included); `retries` the requests re-sent by the retry policy after a
+    transient failure; `repairs` the JSON repair turns; `error` is the exception class name
     when the call failed; `cost` is USD when the profile has `pricing`.
     """
 
@@ -80,10 +82,8 @@ class UsageRecord:
     error: str | None = None
     cost: float | None = None
     sent_at: float | None = None
-
-    @property
-    def retries(self) -> int:
-        return max(0, self.attempts - 1)
+    retries: int = 0
+    repairs: int = 0
 
 
 @dataclass(frozen=True)
@@ -255,6 +255,8 @@ class Tally:
 
     started: float
     attempts: int = 0
+    retries: int = 0
+    repairs: int = 0
     sent_at: float | None = None
     usage: dict[str, int] = field(default_factory=dict)
 
@@ -280,6 +282,8 @@ def make_record(
         error=None if error is None else type(error).__name__,
         cost=cost_of(usage, profile.pricing),
         sent_at=tally.sent_at,
+        retries=tally.retries,
+        repairs=tally.repairs,
     )
 
 

@@ -117,7 +117,7 @@ def open_flow(client: LLMClient, plan: ChatPlan) -> Steps[OpenedStream]:
         call = Call(open_once, discard=lambda pair: close_events(pair[0]))
         tokens = estimate_chat_tokens(request)
         (events, head), permit = yield from policy(client, plan.retry).steps(
-            lambda number: attempt(client, call, tokens, counts)
+            lambda number: attempt(client, call, tokens, counts, number)
         )
         return OpenedStream(client, plan, events, head, permit, counts)
 

@@ -12,8 +12,9 @@ import pytest
 from llm_context import LLMContext, LLMOutputError, LLMServerError, LLMStreamError
 from llm_context.clock import FakeClock
 from llm_context.metering import Meter, UsageRecord, UsageTotals, cost_of
+from llm_context.providers.registry import spec_for
 from llm_context.settings import Pricing
-from llm_context.testing import FakeProviderServer, Fault, Reply, UsageReply
+from llm_context.testing import EmbeddingReply, FakeProviderServer, Fault, Reply, UsageReply
 
 from .conftest import built_providers, make_context
 
@@ -174,6 +175,7 @@ def test_repair_attempts_sum_usage_on_every_provider(fake: FakeProviderServer) -
         assert "not json" in fake.requests[1].body.decode()
         [record] = records
         assert record.attempts == 3 and record.usage["input_tokens"] == 60
+        assert (record.retries, record.repairs) == (0, 2)
 
 
 def test_repair_that_runs_out_records_the_output_error(fake: FakeProviderServer) -> None:
@@ -231,6 +233,25 @@ def test_embed_image_and_raw_are_recorded(fake: FakeProviderServer) -> None:
     assert all(r.error is None and r.attempts == 1 for r in records)
 
 
+def test_only_the_retry_policys_resends_are_retries(
+    fake: FakeProviderServer, fake_clock: FakeClock
+) -> None:
+    ctx = make_context(fake, clock=fake_clock, retry=STEADY)
+    records = recorder(ctx)
+    llm = ctx.llm("openai")
+    size = spec_for("openai").max_embed_batch
+    # Batches are requests, not retries; a 503 on the second batch is one retry.
+    fake.script(EmbeddingReply(), Fault(503))
+    llm.embed_sync(["t"] * (2 * size + 1))
+    assert len(fake.requests) == 4
+    assert (records[-1].attempts, records[-1].retries, records[-1].repairs) == (4, 1, 0)
+    # A stream re-opened after a 503 is a retry too.
+    fake.script(Fault(503), Reply(deltas=("a", "b")))
+    assert list(llm.stream_sync(HELLO)) == ["a", "b"]
+    assert (records[-1].attempts, records[-1].retries) == (2, 1)
+    assert ctx.usage().total.retries == 2 and fake_clock.sleeps == [0.5, 0.5]
+
+
 def test_async_calls_are_recorded(fake: FakeProviderServer) -> None:
     ctx = make_context(fake)
     records = recorder(ctx)
@@ -249,7 +270,7 @@ def test_meter_is_thread_safe() -> None:
     meter = Meter()
     counted: list[int] = []
     meter.on_usage(lambda r: counted.append(1))
-    record = UsageRecord("p", "openai", "m", "chat", {"input_tokens": 1}, 0.1, 2)
+    record = UsageRecord("p", "openai", "m", "chat", {"input_tokens": 1}, 0.1, 2, retries=1)
 
     def work() -> None:
         for _ in range(500):
@@ -277,7 +298,9 @@ def test_a_broken_usage_dict_never_fails_the_call(caplog: pytest.LogCaptureFixtu
 def test_a_report_is_a_snapshot_with_the_same_sums_as_usage_totals() -> None:
     meter = Meter()
     usage = {"input_tokens": 3, "output_tokens": 2, "cached_input_tokens": 1}
-    record = UsageRecord("p", "openai", "m", "chat", usage, 0.5, 2, "LLMServerError", 0.25)
+    record = UsageRecord(
+        "p", "openai", "m", "chat", usage, 0.5, 2, "LLMServerError", 0.25, retries=1
+    )
     meter.record(record)
     before = meter.report()
     meter.record(record)
