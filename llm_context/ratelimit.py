@@ -3,8 +3,13 @@
 A `RateLimiter` makes a request wait for capacity instead of failing. Limits are exact over
 a sliding 60-second window (no 60 s span ever holds more than `rpm` grants); `tpm` counts an
 estimate before the call and is corrected with the real usage after it. Threads block;
-async callers await on their event loop (no thread is held while waiting). Waiters are
-woken when capacity returns, not served in strict FIFO order.
+async callers await on their event loop (no thread is held while waiting).
+
+Waiters queue in arrival order (FIFO). Whoever frees capacity hands it to the head of the
+queue, one grant per slot that fits, and only the head watches the clock for rpm/tpm, so a
+crowd of waiters costs a constant amount of work per request (a running token total keeps
+each check O(1)). A call that could only be served by a slot its own thread (or task)
+holds raises `LLMInputError` instead of blocking forever.
 
 `RateLimiters` holds one context's limiters: one per profile, or one per `group` shared by
 every profile that names it (the strictest of each limit among the members applies).
@@ -13,13 +18,13 @@ every profile that names it (the strictest of each limit among the members appli
 from __future__ import annotations
 
 import collections
-import contextlib
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .clock import Clock
+from .errors import LLMInputError
 from .messages import ImagePart, TextPart
 from .request import ChatRequest
 from .settings import RateLimitSettings
@@ -87,14 +92,20 @@ class LimiterStats:
     window_tokens: int  # tokens counted in the last 60 s
 
 
+# Who holds a grant: the thread, and the asyncio task for async callers (None for threads).
+_Holder = tuple[int, object | None]
+
+
 class _Grant:
     """A permit: holds a concurrency slot and a token count in the window until released."""
 
-    __slots__ = ("_limiter", "_released", "granted_at", "tokens")
+    __slots__ = ("_holder", "_in_window", "_limiter", "_released", "granted_at", "tokens")
 
-    def __init__(self, limiter: RateLimiter, tokens: int, granted_at: float) -> None:
+    def __init__(self, limiter: RateLimiter, tokens: int, granted_at: float, holder: _Holder):
         self._limiter = limiter
+        self._holder = holder
         self._released = False
+        self._in_window = True  # counted in the limiter's running token total
         self.tokens = tokens
         self.granted_at = granted_at
 
@@ -103,25 +114,48 @@ class _Grant:
         self._limiter._release(self, used_tokens)
 
 
-Outcome = _Grant | float | None  # granted, seconds to wait, or wait for a release
+class _Waiter:
+    """A caller in the queue. Every field but `notify` is guarded by the limiter's lock."""
+
+    __slots__ = ("gone", "grant", "holder", "notify", "since", "sleeping", "tokens", "wait_s")
+
+    def __init__(
+        self, tokens: int, since: float, holder: _Holder, notify: Callable[[], bool]
+    ) -> None:
+        self.tokens = tokens
+        self.since = since
+        self.holder = holder
+        self.notify = notify  # wakes the caller; False when it can never wake (loop closed)
+        self.grant: _Grant | None = None  # handed over by whoever freed the capacity
+        self.wait_s: float | None = None  # the head's timer: sleep this long, then look again
+        self.sleeping = False  # the head is on its timer and serves itself when it ends
+        self.gone = False  # cancelled: dropped when it reaches the head
 
 
 class RateLimiter:
     """rpm / tpm / max_concurrency for one profile or group."""
 
-    def __init__(self, settings: RateLimitSettings, clock: Clock, name: str = "") -> None:
+    def __init__(
+        self, settings: RateLimitSettings, clock: Clock, name: str = "", kind: str = "profile"
+    ) -> None:
         self.name = name
+        self._kind = kind  # "profile" or "group", for error messages
         self._settings = settings
         self._clock = clock
         self._lock = threading.Lock()
         self._times: collections.deque[float] = collections.deque()  # grant times in window
         self._window: collections.deque[_Grant] = collections.deque()  # tokens in window
-        self._waiters: list[Callable[[], None]] = []
+        self._window_tokens = 0  # the sum of `_window`'s tokens, kept as grants come and go
+        self._queue: collections.deque[_Waiter] = collections.deque()  # FIFO; head not gone
+        self._by_thread: dict[int, int] = {}  # slots held per thread (its tasks' included)
+        self._by_task: dict[object, int] = {}  # slots held per asyncio task
         self._in_flight = 0
         self._peak = 0
         self._requests = 0
         self._waits = 0
         self._waited_s = 0.0
+        self._checks = 0  # capacity checks, and wake-ups sent: both grow linearly with use
+        self._wakeups = 0
 
     def __repr__(self) -> str:
         s = self._settings
@@ -135,67 +169,160 @@ class RateLimiter:
         return self._settings
 
     def configure(self, settings: RateLimitSettings) -> None:
-        """New limits (a profile changed); waiters re-check at once."""
+        """New limits (a profile changed); the queue is served again at once."""
         with self._lock:
             self._settings = settings
-            waiters, self._waiters = self._waiters, []
-        _wake(waiters)
+            woken = self._serve()
+        self._notify(woken)
 
     # -- acquiring ---------------------------------------------------------------------------
 
     def acquire(self, tokens: int = 0) -> _Grant:
         """Block until there is capacity for a request of about `tokens` tokens."""
-        started: float | None = None
-        while True:
-            event = threading.Event()
-            outcome, started = self._poll(tokens, started, event.set)
-            if isinstance(outcome, _Grant):
-                return outcome
-            if outcome is None:
-                event.wait()
-            else:
-                self._clock.sleep(outcome)
+        signal = threading.Event()
+
+        def notify() -> bool:
+            signal.set()
+            return True
+
+        waiter = self._enter(tokens, (threading.get_ident(), None), notify)
+        if isinstance(waiter, _Grant):
+            return waiter
+        try:
+            while True:
+                grant, wait = self._state(waiter)
+                if grant is not None:
+                    return grant
+                if wait is not None:
+                    self._clock.sleep(wait)
+                    self._timer_done(waiter)
+                else:
+                    signal.wait()
+                    signal.clear()  # the state is read again after this: no wake-up is lost
+        except BaseException:
+            self._abandon(waiter)
+            raise
 
     async def acquire_async(self, tokens: int = 0) -> _Grant:
         """`acquire`, awaited on the running loop: no thread waits."""
         import asyncio  # asyncio (with ssl: ~30 ms) loads only when the async API is used
 
-        loop = asyncio.get_running_loop()
-        started: float | None = None
-        while True:
-            future: asyncio.Future[None] = loop.create_future()
-            waker = _future_waker(loop, future)
-            outcome, started = self._poll(tokens, started, waker)
-            if isinstance(outcome, _Grant):
-                return outcome
-            if outcome is None:
-                try:
-                    await future
-                except asyncio.CancelledError:
-                    with self._lock:
-                        if waker in self._waiters:
-                            self._waiters.remove(waker)
-                    raise
-            else:
-                await self._clock.sleep_async(outcome)
+        signal = _LoopSignal(asyncio.get_running_loop())
+        holder = (threading.get_ident(), asyncio.current_task())
+        waiter = self._enter(tokens, holder, signal.set)
+        if isinstance(waiter, _Grant):
+            return waiter
+        try:
+            while True:
+                grant, wait = self._state(waiter)
+                if grant is not None:
+                    return grant
+                if wait is not None:
+                    await self._clock.sleep_async(wait)
+                    self._timer_done(waiter)
+                else:
+                    await signal.wait()
+        except BaseException:  # cancelled: leave the queue, or give back a grant handed over
+            self._abandon(waiter)
+            raise
 
-    def _poll(
-        self, tokens: int, started: float | None, waker: Callable[[], None]
-    ) -> tuple[Outcome, float | None]:
-        """Grant now, or say how to wait; `waker` is registered when only a release can help.
-        Returns the outcome and when the waiting started."""
+    def _enter(self, tokens: int, holder: _Holder, notify: Callable[[], bool]) -> _Grant | _Waiter:
+        """A grant at once when nobody queues and it fits; else the caller joins the queue."""
+        tokens = max(0, tokens)
         with self._lock:
-            outcome = self._try(tokens, started)
-            if isinstance(outcome, _Grant):
-                return outcome, started
-            if outcome is None:
-                self._waiters.append(waker)
-            return outcome, self._clock.monotonic() if started is None else started
+            self._refuse_self_deadlock(holder)
+            now = self._clock.monotonic()
+            if not self._queue:
+                self._prune(now)
+                if self._check(tokens, now) == 0.0:
+                    return self._grant(tokens, now, holder, None)
+            waiter = _Waiter(tokens, now, holder, notify)
+            self._queue.append(waiter)
+            woken = self._serve()
+        self._notify(woken, skip=waiter)
+        return waiter
 
-    def _try(self, tokens: int, started: float | None) -> Outcome:
-        """Grant now, or say how to wait. Called with the lock held."""
+    def _state(self, waiter: _Waiter) -> tuple[_Grant | None, float | None]:
+        """The waiter's grant, if handed over, or how long to sleep when it holds the timer."""
+        with self._lock:
+            wait, waiter.wait_s = waiter.wait_s, None
+            return waiter.grant, wait
+
+    def _timer_done(self, waiter: _Waiter) -> None:
+        """The head slept until capacity should be back: serve the queue from it."""
+        with self._lock:
+            waiter.sleeping = False
+            woken = self._serve()
+        self._notify(woken, skip=waiter)
+
+    def _abandon(self, waiter: _Waiter) -> None:
+        """The caller stops waiting (cancelled, interrupted, or its loop is closed)."""
+        with self._lock:
+            waiter.gone = True
+            grant, waiter.grant = waiter.grant, None
+            head = bool(self._queue) and self._queue[0] is waiter
+            woken = self._serve() if head else []
+        self._notify(woken)
+        if grant is not None:  # handed over but never collected
+            grant.release()
+
+    def _refuse_self_deadlock(self, holder: _Holder) -> None:
+        """A caller whose own thread (or task) holds every slot would wait forever: only it
+        could free one. Typically a call made inside the loop over its own open stream."""
+        cap = self._settings.max_concurrency
+        if cap is None:
+            return
+        thread, task = holder
+        own = self._by_thread.get(thread, 0) if task is None else self._by_task.get(task, 0)
+        if own >= cap:
+            who = "thread" if task is None else "asyncio task"
+            where = f"{self._kind} {self.name!r}" if self.name else "this limiter"
+            raise LLMInputError(
+                f"rate limit of {where}: this {who} already holds all max_concurrency={cap} "
+                f"slots, so waiting for one more would block forever (a call made while its "
+                f"own stream on this limiter is still open?). Close that stream first, or "
+                f"raise max_concurrency."
+            )
+
+    # -- capacity ----------------------------------------------------------------------------
+
+    def _serve(self) -> list[_Waiter]:
+        """Hand capacity to the queue's head, in order, while it fits; arm the head's timer
+        when it waits on rpm/tpm. Returns the waiters to wake. Called with the lock held."""
         now = self._clock.monotonic()
         self._prune(now)
+        woken: list[_Waiter] = []
+        queue = self._queue
+        while queue:
+            head = queue[0]
+            if head.gone:
+                queue.popleft()
+                continue
+            if head.sleeping:
+                break  # it serves itself when its timer ends
+            wait = self._check(head.tokens, now)
+            if wait is None:
+                break  # a release serves it
+            if wait > 0:
+                head.wait_s, head.sleeping = wait, True
+            else:
+                queue.popleft()
+                head.grant = self._grant(head.tokens, now, head.holder, head.since)
+            woken.append(head)
+            if wait > 0:
+                break
+        self._wakeups += len(woken)
+        return woken
+
+    def _notify(self, woken: list[_Waiter], skip: _Waiter | None = None) -> None:
+        for waiter in woken:
+            if waiter is not skip and not waiter.notify():
+                self._abandon(waiter)
+
+    def _check(self, tokens: int, now: float) -> float | None:
+        """0.0 when a request fits now, else seconds until it may (rpm/tpm), or None while
+        every slot is taken. The window is pruned. Called with the lock held."""
+        self._checks += 1
         s = self._settings
         if s.max_concurrency is not None and self._in_flight >= s.max_concurrency:
             return None
@@ -203,28 +330,16 @@ class RateLimiter:
         if s.rpm is not None and len(self._times) >= s.rpm:
             # The grant that must leave the window before one more fits.
             wait = self._times[len(self._times) - s.rpm] + WINDOW_S - now
-        if s.tpm is not None:
+        if s.tpm is not None and self._window and self._window_tokens + tokens > s.tpm:
+            # (A request larger than tpm fits only an empty window, and then goes alone.)
             wait = max(wait, self._tokens_wait(tokens, s.tpm, now))
-        if wait > 0:
-            return max(wait, _MIN_WAIT_S)
-        grant = _Grant(self, max(0, tokens), now)
-        self._in_flight += 1
-        self._peak = max(self._peak, self._in_flight)
-        self._requests += 1
-        self._times.append(now)
-        self._window.append(grant)
-        if started is not None:
-            self._waits += 1
-            self._waited_s += now - started
-        return grant
+        return max(wait, _MIN_WAIT_S) if wait > 0 else 0.0
 
     def _tokens_wait(self, tokens: int, tpm: int, now: float) -> float:
-        used = sum(g.tokens for g in self._window)
-        excess = used + tokens - tpm
-        if excess <= 0 or not self._window:
-            return 0.0  # fits; or too big for any window, so it goes alone into an empty one
-        if tokens > tpm:
-            excess = used  # the whole window must drain first
+        """When enough of the window has left for `tokens` more (only computed to arm the
+        head's timer, so the walk is paid once per wait, not per check)."""
+        used = self._window_tokens
+        excess = used if tokens > tpm else used + tokens - tpm  # too big: the window drains
         freed = 0
         for grant in self._window:
             freed += grant.tokens
@@ -232,12 +347,31 @@ class RateLimiter:
                 return grant.granted_at + WINDOW_S - now
         return self._window[-1].granted_at + WINDOW_S - now
 
+    def _grant(self, tokens: int, now: float, holder: _Holder, since: float | None) -> _Grant:
+        grant = _Grant(self, tokens, now, holder)
+        self._in_flight += 1
+        self._peak = max(self._peak, self._in_flight)
+        self._requests += 1
+        self._times.append(now)
+        self._window.append(grant)
+        self._window_tokens += tokens
+        thread, task = holder
+        self._by_thread[thread] = self._by_thread.get(thread, 0) + 1
+        if task is not None:
+            self._by_task[task] = self._by_task.get(task, 0) + 1
+        if since is not None:
+            self._waits += 1
+            self._waited_s += now - since
+        return grant
+
     def _prune(self, now: float) -> None:
         edge = now - WINDOW_S
         while self._times and self._times[0] <= edge:
             self._times.popleft()
         while self._window and self._window[0].granted_at <= edge:
-            self._window.popleft()
+            grant = self._window.popleft()
+            grant._in_window = False
+            self._window_tokens -= grant.tokens
 
     def _release(self, grant: _Grant, used_tokens: int | None) -> None:
         with self._lock:
@@ -245,10 +379,17 @@ class RateLimiter:
                 return
             grant._released = True
             self._in_flight -= 1
+            thread, task = grant._holder
+            _drop(self._by_thread, thread)
+            if task is not None:
+                _drop(self._by_task, task)
             if used_tokens is not None:
-                grant.tokens = max(0, int(used_tokens))
-            waiters, self._waiters = self._waiters, []
-        _wake(waiters)
+                used = max(0, int(used_tokens))
+                if grant._in_window:
+                    self._window_tokens += used - grant.tokens
+                grant.tokens = used
+            woken = self._serve()
+        self._notify(woken)
 
     def stats(self) -> LimiterStats:
         with self._lock:
@@ -260,27 +401,53 @@ class RateLimiter:
                 in_flight=self._in_flight,
                 peak_in_flight=self._peak,
                 window_requests=len(self._times),
-                window_tokens=sum(g.tokens for g in self._window),
+                window_tokens=self._window_tokens,
             )
 
 
-def _wake(waiters: list[Callable[[], None]]) -> None:
-    for wake in waiters:
-        wake()
+def _drop(counts: dict[Any, int], key: object) -> None:
+    left = counts.get(key, 0) - 1
+    if left > 0:
+        counts[key] = left
+    else:
+        counts.pop(key, None)
 
 
-def _future_waker(
-    loop: asyncio.AbstractEventLoop, future: asyncio.Future[None]
-) -> Callable[[], None]:
-    def resolve() -> None:
-        if not future.done():
-            future.set_result(None)
+class _LoopSignal:
+    """Wakes one coroutine on its event loop, from any thread."""
 
-    def wake() -> None:
-        with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits any more
-            loop.call_soon_threadsafe(resolve)
+    __slots__ = ("_future", "_loop", "_set")
 
-    return wake
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._set = False  # touched on the loop only
+        self._future: asyncio.Future[None] | None = None
+
+    def set(self) -> bool:
+        import asyncio
+
+        if asyncio._get_running_loop() is self._loop:
+            self._on_loop()
+            return True
+        try:
+            self._loop.call_soon_threadsafe(self._on_loop)
+        except RuntimeError:  # that loop is closed: nobody waits any more
+            return False
+        return True
+
+    def _on_loop(self) -> None:
+        self._set = True
+        if self._future is not None and not self._future.done():
+            self._future.set_result(None)
+
+    async def wait(self) -> None:
+        if not self._set:
+            self._future = self._loop.create_future()
+            try:
+                await self._future
+            finally:
+                self._future = None
+        self._set = False
 
 
 def strictest(settings: Iterable[RateLimitSettings]) -> RateLimitSettings:
@@ -325,7 +492,7 @@ class RateLimiters:
             if limiter is None:
                 if not effective.enabled:
                     return None
-                limiter = RateLimiter(effective, self._clock, name=key[1])
+                limiter = RateLimiter(effective, self._clock, name=key[1], kind=key[0])
                 self._limiters[key] = limiter
                 return limiter
         if limiter.settings != effective:
