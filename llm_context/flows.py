@@ -234,11 +234,7 @@ def input_image(i: int, image: Any) -> InputImage:
     if isinstance(image, (bytes, bytearray)):
         return InputImage(bytes(image))
     if isinstance(image, str) and image.startswith("data:"):
-        import base64
-
-        header, _, payload = image.partition(",")
-        media = header[5:].split(";", 1)[0] or "image/png"
-        return InputImage(base64.b64decode(payload), media, f"image{i}.{media.split('/')[-1]}")
+        return _data_url_image(i, image)
     if isinstance(image, (str, Path)):
         path = Path(image)
         if not path.is_file():
@@ -251,6 +247,26 @@ def input_image(i: int, image: Any) -> InputImage:
     raise LLMInputError(
         f"input_images[{i}] must be bytes, a file path or a data URL, got {type(image).__name__}"
     )
+
+
+def _data_url_image(i: int, url: str) -> InputImage:
+    """A `data:image/...;base64,...` URL, checked like an image part of a message."""
+    import base64
+    import binascii
+
+    header, sep, payload = url.partition(",")
+    media = header[5:].split(";", 1)[0]
+    if not sep or ";base64" not in header or not media.startswith("image/"):
+        raise LLMInputError(
+            f"input_images[{i}]: a data URL must look like 'data:image/png;base64,<data>'"
+        )
+    try:
+        data = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise LLMInputError(
+            f"input_images[{i}]: the data URL's payload is not valid base64"
+        ) from exc
+    return InputImage(data, media, f"image{i}.{media.split('/')[-1]}")
 
 
 def image_flow(

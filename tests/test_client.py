@@ -283,6 +283,23 @@ def test_empty_model_and_stop_are_rejected(ctx: LLMContext, fake: FakeProviderSe
     assert fake.requests == []
 
 
+def test_input_images_as_data_urls(ctx: LLMContext, fake: FakeProviderServer) -> None:
+    llm = ctx.llm("openai")
+    bad = {
+        "data:image/png;base64,abc": "not valid base64",
+        "data:image/png,%89PNG": "must look like",
+        "data:text/plain;base64,aGk=": "must look like",
+    }
+    for url, message in bad.items():
+        with pytest.raises(LLMInputError, match=rf"input_images\[1\]: .*{message}"):
+            llm.generate_image_sync("edit", input_images=[b"png", url])
+    assert fake.requests == []
+    llm.generate_image_sync("edit", input_images=["data:image/webp;base64,aGk="])
+    [sent] = fake.requests
+    image = {"filename": "image0.webp", "content_type": "image/webp", "size": 2}
+    assert sent.json["image[]"] == image
+
+
 def test_validate_json_false_never_raises(ctx: LLMContext, fake: FakeProviderServer) -> None:
     fake.script(Reply("not json at all"))
     result = ctx.llm("openai").chat_sync(HELLO, output_format="json_object", validate_json=False)
