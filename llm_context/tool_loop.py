@@ -138,8 +138,10 @@ def encode_output(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
-def _error_text(call: ToolCall, exc: BaseException) -> str:
-    return f"Error: {call.name} raised {type(exc).__name__}: {exc}"
+def _failed(call: ToolCall, exc: BaseException) -> ToolRun:
+    """A tool that raised: its error text goes to the model instead of ending the loop."""
+    log.info("tool %s raised %s; the error goes back to the model", call.name, exc)
+    return ToolRun(call, f"Error: {call.name} raised {type(exc).__name__}: {exc}", True)
 
 
 def _lookup(tools: Mapping[str, FunctionTool], call: ToolCall) -> FunctionTool | ToolRun:
@@ -153,20 +155,33 @@ def _lookup(tools: Mapping[str, FunctionTool], call: ToolCall) -> FunctionTool |
 
 
 def run_call(tools: Mapping[str, FunctionTool], call: ToolCall) -> ToolRun:
-    """Run one call (in this thread); any exception becomes the error text for the model."""
+    """Run one call (in this thread; an `async def` tool on a fresh event loop); any exception
+    becomes the error text for the model."""
     tool = _lookup(tools, call)
     if isinstance(tool, ToolRun):
         return tool
     try:
-        value = tool(**call.arguments)
-        if tool.is_async:
-            import asyncio  # asyncio (with ssl: ~30 ms) loads only when the async API is used
-
-            value = asyncio.run(value)  # no event loop runs in this worker thread
+        value = _await_fresh(tool, call) if tool.is_async else tool(**call.arguments)
         return ToolRun(call, encode_output(value))
     except Exception as exc:
-        log.info("tool %s raised %s; the error goes back to the model", call.name, exc)
-        return ToolRun(call, _error_text(call, exc), True)
+        return _failed(call, exc)
+
+
+def _await_fresh(tool: FunctionTool, call: ToolCall) -> Any:
+    """An `async def` tool run to completion on a new event loop, from blocking code."""
+    import asyncio  # asyncio (with ssl: ~30 ms) loads only when an async tool runs
+
+    def fresh() -> Any:
+        return asyncio.run(tool(**call.arguments))
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return fresh()
+    # A loop already runs in this thread (Jupyter, sync code called from async code), and
+    # asyncio.run cannot nest: the fresh loop gets a thread of its own.
+    with ThreadPoolExecutor(1, "llm_context_tool") as pool:
+        return pool.submit(contextvars.copy_context().run, fresh).result()
 
 
 async def run_call_async(tools: Mapping[str, FunctionTool], call: ToolCall) -> ToolRun:
@@ -181,8 +196,7 @@ async def run_call_async(tools: Mapping[str, FunctionTool], call: ToolCall) -> T
     try:
         return ToolRun(call, encode_output(await tool(**call.arguments)))
     except Exception as exc:
-        log.info("tool %s raised %s; the error goes back to the model", call.name, exc)
-        return ToolRun(call, _error_text(call, exc), True)
+        return _failed(call, exc)
 
 
 def tool_message(run: ToolRun) -> dict[str, Any]:

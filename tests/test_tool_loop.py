@@ -11,6 +11,7 @@ import dataclasses
 import enum
 import json
 import threading
+import warnings
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
@@ -365,6 +366,27 @@ def test_max_turns_raises_and_the_transcript_resumes(
     assert loop.text == "All steps done."
     assert loop.turns == 1
     assert "step 2 done" in sent_text(fake, 2)
+
+
+def test_sync_loop_runs_async_tools_under_a_running_loop(
+    fake: FakeProviderServer, ctx: LLMContext
+) -> None:
+    # As in Jupyter: blocking run_tools_sync from a thread whose event loop is running.
+    async def lookup(city: str) -> str:
+        """Look up the weather."""
+        await asyncio.sleep(0)
+        return f"sunny in {city}"
+
+    fake.script(Reply.tool_call("lookup", {"city": "Oslo"}), Reply("done"))
+
+    async def main() -> Any:
+        return ctx.llm("openai").run_tools_sync(ASK, tools=[lookup])
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a coroutine never awaited would warn
+        loop = asyncio.run(main())
+    assert [(run.output, run.error) for run in loop.tool_runs] == [("sunny in Oslo", False)]
+    assert "sunny in Oslo" in sent_text(fake, 1)
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
