@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
 
 from llm_context import LLMContext
 from llm_context.clock import FakeClock
+from llm_context.errors import LLMInputError
 from llm_context.ratelimit import (
     RateLimiter,
     RateLimiters,
@@ -187,6 +189,182 @@ def test_async_rpm_wait_uses_the_clock(fake_clock: FakeClock) -> None:
     assert asyncio.run(main()) == [0.0, 60.0, 120.0]
 
 
+def test_async_waiters_are_served_in_arrival_order(fake_clock: FakeClock) -> None:
+    rl = limiter(fake_clock, max_concurrency=2)
+
+    async def main() -> list[int]:
+        order: list[int] = []
+        held = [await rl.acquire_async(), await rl.acquire_async()]
+
+        async def waiter(i: int) -> None:
+            permit = await rl.acquire_async()
+            order.append(i)
+            await asyncio.sleep(0)
+            permit.release()
+
+        tasks = []
+        for i in range(10):
+            tasks.append(asyncio.create_task(waiter(i)))
+            await asyncio.sleep(0)  # task i queues before task i + 1 starts
+        for permit in held:
+            permit.release()
+        await asyncio.gather(*tasks)
+        return order
+
+    assert asyncio.run(main()) == list(range(10))
+
+
+def test_threads_are_served_in_arrival_order(fake_clock: FakeClock) -> None:
+    rl = limiter(fake_clock, max_concurrency=1)
+    held = rl.acquire()
+    order: list[int] = []
+
+    def worker(i: int) -> None:
+        permit = rl.acquire()
+        order.append(i)
+        permit.release()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(6)]
+    for i, thread in enumerate(threads):
+        thread.start()
+        while len(rl._queue) < i + 1:  # thread i queues before thread i + 1 starts
+            time.sleep(0.001)
+    held.release()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert order == list(range(6))
+    assert rl.stats().requests == 7 and rl.stats().waits == 6 and rl.stats().in_flight == 0
+
+
+def test_a_large_request_at_the_head_is_not_overtaken(fake_clock: FakeClock) -> None:
+    # Strict FIFO: a small request that would fit now waits behind a large one queued first,
+    # so a large request is never starved by a stream of small ones.
+    rl = limiter(fake_clock, tpm=100)
+
+    async def main() -> list[tuple[str, float]]:
+        rl.acquire(90).release()
+        got: list[tuple[str, float]] = []
+
+        async def ask(name: str, tokens: int) -> None:
+            permit = await rl.acquire_async(tokens)
+            got.append((name, permit.granted_at))
+            permit.release()
+
+        big = asyncio.create_task(ask("big", 50))
+        await asyncio.sleep(0)
+        await asyncio.gather(big, ask("small", 5))
+        return got
+
+    assert asyncio.run(main()) == [("big", 60.0), ("small", 60.0)]
+
+
+def test_only_the_head_of_the_queue_watches_the_clock(fake_clock: FakeClock) -> None:
+    rl = limiter(fake_clock, rpm=2)
+
+    async def main() -> list[float]:
+        async def ask() -> float:
+            permit = await rl.acquire_async()
+            permit.release()
+            return permit.granted_at
+
+        return list(await asyncio.gather(*(ask() for _ in range(6))))
+
+    assert asyncio.run(main()) == [0.0, 0.0, 60.0, 60.0, 120.0, 120.0]
+    assert fake_clock.sleeps == [60.0, 60.0]  # one timer per wait, not one per waiter
+
+
+@pytest.mark.parametrize("limits", [{"max_concurrency": 4}, {"max_concurrency": 4, "tpm": 10**9}])
+def test_wakeups_grow_linearly_with_requests(fake_clock: FakeClock, limits: dict[str, int]) -> None:
+    # A release wakes only the waiter it can admit: checks and wake-ups per request stay
+    # constant however many wait (waking every waiter on each release made them quadratic).
+    def run(n: int) -> tuple[int, int]:
+        rl = limiter(fake_clock, **limits)
+
+        async def task() -> None:
+            permit = await rl.acquire_async(10)
+            await asyncio.sleep(0)
+            permit.release(10)
+
+        async def main() -> None:
+            await asyncio.gather(*(task() for _ in range(n)))
+
+        asyncio.run(main())
+        assert rl.stats().requests == n and rl.stats().peak_in_flight == 4
+        return rl._checks, rl._wakeups
+
+    for n in (100, 400, 1600):
+        checks, wakeups = run(n)
+        assert wakeups <= n and checks <= 3 * n, (n, checks, wakeups)
+
+
+def test_thread_wakeups_grow_linearly_with_requests(fake_clock: FakeClock) -> None:
+    rl = limiter(fake_clock, max_concurrency=2, tpm=10**9)
+
+    def work() -> None:
+        for _ in range(25):
+            rl.acquire(1).release(1)
+
+    threads = [threading.Thread(target=work) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert rl.stats().requests == 400 and rl.stats().peak_in_flight <= 2
+    assert rl._wakeups <= 400 and rl._checks <= 3 * 400
+
+
+def test_the_running_token_total_follows_grants_settlements_and_the_window(
+    fake_clock: FakeClock,
+) -> None:
+    rl = limiter(fake_clock, tpm=1000)
+    early = rl.acquire(80)
+    fake_clock.advance(30)
+    late = rl.acquire(40)
+    assert rl.stats().window_tokens == 120
+    fake_clock.advance(31)  # `early` has left the window; settling it changes nothing there
+    early.release(used_tokens=500)
+    assert rl.stats().window_tokens == 40
+    late.release(used_tokens=7)
+    assert rl.stats().window_tokens == 7
+    fake_clock.advance(30)
+    assert rl.stats().window_tokens == 0
+
+
+def test_a_handed_over_slot_returns_when_its_waiter_is_cancelled(fake_clock: FakeClock) -> None:
+    rl = limiter(fake_clock, max_concurrency=1)
+
+    async def main() -> int:
+        held = await rl.acquire_async()
+        task = asyncio.create_task(rl.acquire_async())
+        await asyncio.sleep(0)
+        held.release()  # the slot goes to the waiting task...
+        task.cancel()  # ...which is cancelled before it could take it
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert rl.stats().in_flight == 0
+        again = await rl.acquire_async()
+        again.release()
+        return rl.stats().in_flight
+
+    assert asyncio.run(main()) == 0
+
+
+def test_a_thread_holding_every_slot_is_refused_not_blocked(fake_clock: FakeClock) -> None:
+    rl = RateLimiter(RateLimitSettings(max_concurrency=2), fake_clock, name="claude")
+    first, second = rl.acquire(), rl.acquire()
+    with pytest.raises(LLMInputError, match="profile 'claude'.*max_concurrency=2"):
+        rl.acquire()
+    # Another thread may wait for them: these two slots can still be freed.
+    got: list[object] = []
+    other = threading.Thread(target=lambda: got.append(rl.acquire()))
+    other.start()
+    first.release()
+    other.join(timeout=10)
+    assert got and rl.stats().in_flight == 2
+    second.release()
+    rl.acquire().release()  # one slot held (by the other thread's grant), one free
+
+
 def test_estimates() -> None:
     from llm_context.messages import normalize_messages
     from llm_context.request import ChatRequest
@@ -308,6 +486,8 @@ def test_async_waiters_hold_no_worker_thread(fake: FakeProviderServer) -> None:
     # callers waiting for that slot each took a worker, the google call would have to wait
     # for the slow one; it finishes first because waiting happens on the event loop.
     ctx = LLMContext(fake.profiles(openai={"rate_limit": {"max_concurrency": 1}}), max_workers=2)
+    for name in ("openai", "google"):  # SDK imports and clients first: they take ~0.8 s each
+        ctx.llm(name).chat_sync(HELLO)
     fake.script(Reply("slow", delay_s=0.5))
     done: list[str] = []
 
@@ -326,7 +506,7 @@ def test_async_waiters_hold_no_worker_thread(fake: FakeProviderServer) -> None:
     asyncio.run(main())
     assert done[0] == "google" and done[1] == "openai:slow"
     stats = ctx.rate_limit_stats("openai")
-    assert stats is not None and stats.peak_in_flight == 1 and stats.requests == 4
+    assert stats is not None and stats.peak_in_flight == 1 and stats.requests == 5
     ctx.close()
 
 
@@ -383,3 +563,55 @@ def test_a_cancelled_async_call_frees_its_slot_when_the_request_ends(
     stats = ctx.rate_limit_stats("openai")
     assert stats is not None and stats.in_flight == 0 and stats.peak_in_flight == 1
     ctx.close()
+
+
+def test_a_call_inside_its_own_stream_is_refused_instead_of_hanging(
+    fake: FakeProviderServer, fake_clock: FakeClock
+) -> None:
+    ctx = make_context(fake, clock=fake_clock, rate_limit={"max_concurrency": 1})
+    llm = ctx.llm("openai")
+    fake.script(Reply(deltas=("a", "b")), Reply("after"))
+    deltas = []
+    for delta in llm.stream_sync(HELLO):
+        deltas.append(delta)
+        if len(deltas) == 1:
+            with pytest.raises(LLMInputError, match="profile 'openai'.*max_concurrency=1"):
+                llm.chat_sync(HELLO)  # only this thread's open stream could free the slot
+    assert deltas == ["a", "b"] and len(fake.requests) == 1  # nothing sent for the refused call
+    assert llm.chat_sync(HELLO).text == "after"  # the stream ended: its slot is free
+
+
+def test_an_async_call_inside_its_own_stream_is_refused(
+    fake: FakeProviderServer, fake_clock: FakeClock
+) -> None:
+    ctx = make_context(fake, clock=fake_clock, rate_limit={"max_concurrency": 1})
+    llm = ctx.llm("openai")
+    # The relay reads ahead in the pool: the stall keeps the stream (and its slot) open.
+    fake.script(Reply(deltas=("a", "b"), stall_after=1, stall_s=0.5), Reply("after"))
+
+    async def main() -> list[str]:
+        deltas = []
+        async for delta in llm.stream(HELLO):
+            deltas.append(delta)
+            if len(deltas) == 1:
+                with pytest.raises(LLMInputError, match="asyncio task"):
+                    await llm.chat(HELLO)
+        deltas.append((await llm.chat(HELLO)).text)
+        return deltas
+
+    assert asyncio.run(main()) == ["a", "b", "after"]
+    ctx.close()
+
+
+def test_a_call_inside_a_stream_goes_when_a_slot_is_left(
+    fake: FakeProviderServer, fake_clock: FakeClock
+) -> None:
+    ctx = make_context(fake, clock=fake_clock, rate_limit={"max_concurrency": 2})
+    llm = ctx.llm("openai")
+    fake.script(Reply(deltas=("a", "b")), Reply("inner"))
+    out = []
+    for delta in llm.stream_sync(HELLO):
+        out.append(delta)
+        if len(out) == 1:
+            out.append(llm.chat_sync(HELLO).text)
+    assert out == ["a", "inner", "b"]
