@@ -45,7 +45,13 @@ __all__ = [
 
 
 class LLMError(RuntimeError):
-    """Base class of every error this library raises."""
+    """Base class of every error this library raises.
+
+    `fallback_errors` holds, in order, what each fallback profile raised when the primary's
+    error is raised after every fallback failed too (empty otherwise).
+    """
+
+    fallback_errors: tuple[LLMError, ...] = ()
 
 
 class LLMConfigError(LLMError):

@@ -71,7 +71,7 @@ def with_fallbacks(primary: Candidate[T], fallbacks: Iterable[Candidate[T]]) -> 
 def _attach(primary: LLMError, errors: list[tuple[str, LLMError]]) -> None:
     """Hang the fallbacks' errors on the primary's: `.fallback_errors`, and notes on 3.11+."""
     # LLMError declares no such field; the instance dict keeps mypy and ruff (B010) content.
-    primary.__dict__["fallback_errors"] = tuple(exc for _, exc in errors)
+    primary.fallback_errors = tuple(exc for _, exc in errors)
     if sys.version_info >= (3, 11):
         for name, exc in errors:
             primary.add_note(f"fallback profile {name} failed: {type(exc).__name__}: {exc}")
