@@ -21,7 +21,7 @@ import collections
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .clock import Clock
 from .errors import LLMInputError
@@ -119,12 +119,8 @@ class _Waiter:
 
     __slots__ = ("gone", "grant", "holder", "notify", "since", "sleeping", "tokens", "wait_s")
 
-    def __init__(
-        self, tokens: int, since: float, holder: _Holder, notify: Callable[[], bool]
-    ) -> None:
-        self.tokens = tokens
-        self.since = since
-        self.holder = holder
+    def __init__(self, tokens: int, since: float, holder: _Holder, notify: Callable[[], bool]):
+        self.tokens, self.since, self.holder = tokens, since, holder
         self.notify = notify  # wakes the caller; False when it can never wake (loop closed)
         self.grant: _Grant | None = None  # handed over by whoever freed the capacity
         self.wait_s: float | None = None  # the head's timer: sleep this long, then look again
@@ -147,8 +143,8 @@ class RateLimiter:
         self._window: collections.deque[_Grant] = collections.deque()  # tokens in window
         self._window_tokens = 0  # the sum of `_window`'s tokens, kept as grants come and go
         self._queue: collections.deque[_Waiter] = collections.deque()  # FIFO; head not gone
-        self._by_thread: dict[int, int] = {}  # slots held per thread (its tasks' included)
-        self._by_task: dict[object, int] = {}  # slots held per asyncio task
+        # Slots held per thread (its tasks' included) and per asyncio task.
+        self._held: collections.Counter[object] = collections.Counter()
         self._in_flight = 0
         self._peak = 0
         self._requests = 0
@@ -189,13 +185,13 @@ class RateLimiter:
         if isinstance(waiter, _Grant):
             return waiter
         try:
+            wait = None
             while True:
-                grant, wait = self._state(waiter)
+                grant, wait = self._next(waiter, slept=wait is not None)
                 if grant is not None:
                     return grant
                 if wait is not None:
                     self._clock.sleep(wait)
-                    self._timer_done(waiter)
                 else:
                     signal.wait()
                     signal.clear()  # the state is read again after this: no wake-up is lost
@@ -213,13 +209,13 @@ class RateLimiter:
         if isinstance(waiter, _Grant):
             return waiter
         try:
+            wait = None
             while True:
-                grant, wait = self._state(waiter)
+                grant, wait = self._next(waiter, slept=wait is not None)
                 if grant is not None:
                     return grant
                 if wait is not None:
                     await self._clock.sleep_async(wait)
-                    self._timer_done(waiter)
                 else:
                     await signal.wait()
         except BaseException:  # cancelled: leave the queue, or give back a grant handed over
@@ -242,18 +238,18 @@ class RateLimiter:
         self._notify(woken, skip=waiter)
         return waiter
 
-    def _state(self, waiter: _Waiter) -> tuple[_Grant | None, float | None]:
-        """The waiter's grant, if handed over, or how long to sleep when it holds the timer."""
+    def _next(self, waiter: _Waiter, slept: bool) -> tuple[_Grant | None, float | None]:
+        """The waiter's grant, if handed over, or how long to sleep when it holds the timer.
+        After the head's timer ran out (`slept`), it serves the queue itself first."""
+        woken: list[_Waiter] = []
         with self._lock:
+            if slept:
+                waiter.sleeping = False
+                woken = self._serve()
             wait, waiter.wait_s = waiter.wait_s, None
-            return waiter.grant, wait
-
-    def _timer_done(self, waiter: _Waiter) -> None:
-        """The head slept until capacity should be back: serve the queue from it."""
-        with self._lock:
-            waiter.sleeping = False
-            woken = self._serve()
+            grant = waiter.grant
         self._notify(woken, skip=waiter)
+        return grant, wait
 
     def _abandon(self, waiter: _Waiter) -> None:
         """The caller stops waiting (cancelled, interrupted, or its loop is closed)."""
@@ -273,8 +269,7 @@ class RateLimiter:
         if cap is None:
             return
         thread, task = holder
-        own = self._by_thread.get(thread, 0) if task is None else self._by_task.get(task, 0)
-        if own >= cap:
+        if self._held[thread if task is None else task] >= cap:
             who = "thread" if task is None else "asyncio task"
             where = f"{self._kind} {self.name!r}" if self.name else "this limiter"
             raise LLMInputError(
@@ -355,10 +350,9 @@ class RateLimiter:
         self._times.append(now)
         self._window.append(grant)
         self._window_tokens += tokens
-        thread, task = holder
-        self._by_thread[thread] = self._by_thread.get(thread, 0) + 1
-        if task is not None:
-            self._by_task[task] = self._by_task.get(task, 0) + 1
+        for key in holder:
+            if key is not None:
+                self._held[key] += 1
         if since is not None:
             self._waits += 1
             self._waited_s += now - since
@@ -379,10 +373,11 @@ class RateLimiter:
                 return
             grant._released = True
             self._in_flight -= 1
-            thread, task = grant._holder
-            _drop(self._by_thread, thread)
-            if task is not None:
-                _drop(self._by_task, task)
+            for key in grant._holder:
+                if key is not None:
+                    self._held[key] -= 1
+                    if not self._held[key]:
+                        del self._held[key]
             if used_tokens is not None:
                 used = max(0, int(used_tokens))
                 if grant._in_window:
@@ -403,14 +398,6 @@ class RateLimiter:
                 window_requests=len(self._times),
                 window_tokens=self._window_tokens,
             )
-
-
-def _drop(counts: dict[Any, int], key: object) -> None:
-    left = counts.get(key, 0) - 1
-    if left > 0:
-        counts[key] = left
-    else:
-        counts.pop(key, None)
 
 
 class _LoopSignal:

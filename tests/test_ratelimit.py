@@ -352,7 +352,7 @@ def test_a_handed_over_slot_returns_when_its_waiter_is_cancelled(fake_clock: Fak
 def test_a_thread_holding_every_slot_is_refused_not_blocked(fake_clock: FakeClock) -> None:
     rl = RateLimiter(RateLimitSettings(max_concurrency=2), fake_clock, name="claude")
     first, second = rl.acquire(), rl.acquire()
-    with pytest.raises(LLMInputError, match="profile 'claude'.*max_concurrency=2"):
+    with pytest.raises(LLMInputError, match=r"profile 'claude'.*max_concurrency=2"):
         rl.acquire()
     # Another thread may wait for them: these two slots can still be freed.
     got: list[object] = []
@@ -575,7 +575,7 @@ def test_a_call_inside_its_own_stream_is_refused_instead_of_hanging(
     for delta in llm.stream_sync(HELLO):
         deltas.append(delta)
         if len(deltas) == 1:
-            with pytest.raises(LLMInputError, match="profile 'openai'.*max_concurrency=1"):
+            with pytest.raises(LLMInputError, match=r"profile 'openai'.*max_concurrency=1"):
                 llm.chat_sync(HELLO)  # only this thread's open stream could free the slot
     assert deltas == ["a", "b"] and len(fake.requests) == 1  # nothing sent for the refused call
     assert llm.chat_sync(HELLO).text == "after"  # the stream ended: its slot is free
