@@ -30,7 +30,7 @@ examples:
   llm-context chat -p claude --usage "Hello"     # another profile, token counts on stderr
   llm-context profiles list                      # what is configured (keys masked)
   llm-context demo                               # the offline demo, no key needed
-  llm-context fake-server --write-profiles fake.yaml   # a fake of every provider's API
+  llm-context fake-server --write-profiles fake.yaml  # every provider's API, faked
 """
 
 
