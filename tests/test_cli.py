@@ -513,3 +513,12 @@ def test_a_failing_process_prints_one_line(fake: FakeProviderServer, profiles_fi
     assert done.stdout == ""
     assert done.stderr.count("\n") == 1
     assert done.stderr.startswith("llm-context: error: LLMConfigError: no profile 'missing'")
+
+
+def test_image_to_a_missing_folder_fails_before_generating(
+    fake: FakeProviderServer, profiles_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _, err = run(capsys, "image", "a cat", "-o", "no/such/dir/cat.png")
+    assert status == 2  # a mistake in the command line, not a provider failure
+    one_line_error(err, "cannot save to no/such/dir/cat.png: no such folder")
+    assert fake.requests_for("images") == []  # nothing generated, nothing paid for

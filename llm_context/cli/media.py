@@ -131,6 +131,9 @@ def _targets(output: str, n: int) -> list[Path]:
 
 
 def run_image(args: argparse.Namespace) -> int:
+    folder = Path(args.output).parent
+    if not folder.is_dir():  # say so before paying for an image that cannot be saved
+        raise CLIError(f"cannot save to {args.output}: no such folder {str(folder)!r}")
     llm = client_for(args)
     opts: dict[str, Any] = {"model": args.model, "n": args.n, "size": args.size}
     opts["quality"] = args.quality
@@ -138,10 +141,13 @@ def run_image(args: argparse.Namespace) -> int:
         opts["input_images"] = args.input
     result = llm.generate_image_sync(args.prompt, **opts)
     for image, target in zip(result.images, _targets(args.output, len(result.images)), strict=True):
-        if image.b64_json is not None:
-            image.save(target)
-        elif image.url is not None:
-            target.write_bytes(_download(image.url, llm.profile.timeout))
+        try:
+            if image.b64_json is not None:
+                image.save(target)
+            elif image.url is not None:
+                target.write_bytes(_download(image.url, llm.profile.timeout))
+        except OSError as exc:
+            raise CLIError(f"could not save {target}: {exc.strerror or exc}") from None
         say(f"saved {target}")
     return 0
 

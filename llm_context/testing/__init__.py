@@ -23,10 +23,31 @@ See docs/testing.md.
 
 from __future__ import annotations
 
-from .routing import Exchange, RecordedRequest, Route
-from .schema_example import example_for_schema
-from .script import EmbeddingReply, Fault, ImageReply, Reply, ToolCallReply, UsageReply
-from .server import FAST_RETRY, FakeProviderServer
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .routing import Exchange, RecordedRequest, Route
+    from .schema_example import example_for_schema
+    from .script import EmbeddingReply, Fault, ImageReply, Reply, ToolCallReply, UsageReply
+    from .server import FAST_RETRY, FakeProviderServer
+
+# Names load on first use: the pytest plugin (in this package) loads in every pytest run of
+# every project with llm_context installed, and should not pay for the server there.
+_LAZY = {
+    "Exchange": ".routing",
+    "RecordedRequest": ".routing",
+    "Route": ".routing",
+    "example_for_schema": ".schema_example",
+    "EmbeddingReply": ".script",
+    "Fault": ".script",
+    "ImageReply": ".script",
+    "Reply": ".script",
+    "ToolCallReply": ".script",
+    "UsageReply": ".script",
+    "FAST_RETRY": ".server",
+    "FakeProviderServer": ".server",
+}
 
 __all__ = [
     "FAST_RETRY",
@@ -42,3 +63,16 @@ __all__ = [
     "UsageReply",
     "example_for_schema",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

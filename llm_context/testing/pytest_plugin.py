@@ -23,13 +23,15 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-import yaml
 
-from ..context import LLMContext
-from .server import FakeProviderServer
+# The plugin loads in every pytest run of every project that has llm_context installed:
+# the server, the client stack and yaml are imported when a fixture is first used.
+if TYPE_CHECKING:
+    from ..context import LLMContext
+    from .server import FakeProviderServer
 
 __all__ = ["fake_llm", "fake_llm_context", "fake_llm_env", "fake_llm_profiles"]
 
@@ -37,6 +39,8 @@ __all__ = ["fake_llm", "fake_llm_context", "fake_llm_env", "fake_llm_profiles"]
 @pytest.fixture
 def fake_llm() -> Iterator[FakeProviderServer]:
     """A running fake provider server; point profiles at it with `fake_llm.profiles()`."""
+    from .server import FakeProviderServer
+
     with FakeProviderServer() as fake:
         yield fake
 
@@ -54,6 +58,8 @@ def fake_llm_context(
 ) -> Iterator[LLMContext]:
     """An `LLMContext` whose profiles ("openai", "anthropic", ... and those of
     `fake_llm_profiles`) all talk to `fake_llm`."""
+    from ..context import LLMContext
+
     with LLMContext(fake_llm.profiles(**fake_llm_profiles)) as ctx:
         yield ctx
 
@@ -67,6 +73,8 @@ def fake_llm_env(
 ) -> Iterator[Path]:
     """A profiles.yaml pointing at `fake_llm`, found through `$LLM_CONTEXT_PROFILES`; the
     module-level `llm_context.context` is reloaded to use it (and reloaded again after)."""
+    import yaml
+
     from ..context import context
 
     path = tmp_path / "profiles.yaml"
