@@ -9,6 +9,7 @@ like any request. Phase two: relay the rest; any failure now is a cut stream and
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Generator, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from .ratelimit import estimate_chat_tokens, tokens_used
 from .results import ChatResult, add_usage
 from .steps import Call, Permit, Steps
 from .stream import AsyncChatStream, ChatStream
+from .stream_stop import stop_requested
 from .streaming import StreamAccumulator, StreamEnd, StreamEvent, TextDelta
 
 if TYPE_CHECKING:
@@ -154,7 +156,7 @@ def relay(opened: OpenedStream) -> Generator[str, None, ChatResult]:
     except GeneratorExit:
         raise  # the caller stopped early: not an error
     except BaseException as exc:
-        error = exc
+        error = None if stop_requested() else exc  # a read broken by the caller's stop is not
         raise
     finally:
         close_events(opened.events)
@@ -187,22 +189,28 @@ class OpeningAsyncStream(AsyncChatStream):
     ) -> None:
         self._open_stream = open_stream
         self._relay = relay
-        self._opened: OpenedStream | None = None
+        self._opened = False
         self._open_error: BaseException | None = None
-        super().__init__(self._make_relay, executor)
-
-    def _make_relay(self) -> ChatStream:
-        assert self._opened is not None
-        return self._relay(self._opened)
+        super().__init__(_not_opened, executor)
 
     async def __anext__(self) -> str:
         if self._open_error is not None:
             raise self._open_error
-        if self._opened is None:
+        if not self._opened and not self._finished:
+            # The scope reaches the pool threads opening the stream, so `aclose` can break them.
+            token = self._stop.enter()
             try:
-                self._opened = await self._open_stream()
+                opened = await self._open_stream()
             except BaseException as exc:
                 self._open_error = exc
                 raise
-        # No await between here and the relay taking ownership of the open stream.
+            finally:
+                self._stop.exit(token)
+            self._opened = True
+            # No await between here and the relay taking ownership of the open stream.
+            self._start(functools.partial(self._relay, opened))
         return await super().__anext__()
+
+
+def _not_opened() -> ChatStream:
+    raise AssertionError("the relay starts once the stream is open")

@@ -10,6 +10,8 @@ import functools
 import importlib
 import itertools
 import json
+import socket
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +24,7 @@ from ..errors import (
     error_for_status,
     retry_after_s,
 )
+from ..stream_stop import after, on_stream_stop
 from ..streaming import StreamEnd
 
 if TYPE_CHECKING:
@@ -32,6 +35,9 @@ __all__ = ["closing_stream", "error_message", "map_sdk_error", "sdk_timeout", "s
 # Events read after the terminal one before giving up on reusing the connection: a provider
 # sends none, so more means something odd, and closing is the safe way out.
 _DRAIN_LIMIT = 16
+# How long the rest of the body may take after the terminal event: a server keeping the body
+# open past it costs this (and its connection), not the read timeout.
+_DRAIN_WAIT_S = 0.05
 
 
 def sdk_timeout(seconds: float | None) -> Any:
@@ -54,19 +60,78 @@ def closing_stream(sdk_stream: Any, events: Iterable[StreamEvent]) -> Iterator[S
 
     The client stops reading at the terminal event; the rest of the body (the end of the
     chunked response) is read here first, or the SDK would drop the keep-alive connection
-    and the next call would pay a new TCP (and TLS) handshake."""
+    and the next call would pay a new TCP (and TLS) handshake. That read is bounded: a
+    server keeping the body open gets its connection shut down instead. While the stream is
+    open, an async stream's `aclose` can break a read blocked in another thread."""
     events = iter(events)
+    breaker = _breaker(sdk_stream)
+    release = _no_release if breaker is None else on_stream_stop(breaker)
     ended = False
     try:
         for event in events:
             ended = ended or isinstance(event, StreamEnd)
             yield event
+        ended = False  # the body ended with the events: nothing left to read
     finally:
-        if ended:
-            with contextlib.suppress(Exception):  # the answer is complete: nothing to report
-                for _ in itertools.islice(events, _DRAIN_LIMIT):
-                    pass
-        sdk_stream.close()  # openai / anthropic `Stream.close()`; google's generator `.close()`
+        if ended and breaker is None:
+            # google-genai hides its response (and socket): the end of the body is read in a
+            # daemon thread, which a silent server ties up until the read timeout, not us.
+            threading.Thread(
+                target=_drain_and_close, args=(events, sdk_stream), daemon=True
+            ).start()
+        else:
+            try:
+                if ended and breaker is not None:
+                    _drain(events, breaker)
+            finally:
+                release()  # before the close, which may hand the connection to another call
+                sdk_stream.close()  # openai / anthropic `Stream.close()`; google's `.close()`
+
+
+def _drain(events: Iterator[StreamEvent], hook: Callable[[], None]) -> None:
+    """Read the end of the body, but never wait for it long: a server that keeps the body
+    open gets its connection shut down after `_DRAIN_WAIT_S` (and a new one next time)."""
+    cancel = after(_DRAIN_WAIT_S, hook)
+    try:
+        with contextlib.suppress(Exception):  # the answer is complete: nothing to report
+            for _ in itertools.islice(events, _DRAIN_LIMIT):
+                pass
+    finally:
+        cancel()
+
+
+def _drain_and_close(events: Iterator[StreamEvent], sdk_stream: Any) -> None:
+    with contextlib.suppress(Exception):
+        for _ in itertools.islice(events, _DRAIN_LIMIT):
+            pass
+    with contextlib.suppress(Exception):
+        sdk_stream.close()
+
+
+def _breaker(sdk_stream: Any) -> Callable[[], None] | None:
+    """How to break a read of an openai / anthropic `Stream` from another thread: shut down
+    the socket its httpx response reads (`close` from another thread does not wake a read,
+    on Linux). None where the SDK hides its response, as google-genai does."""
+    response = getattr(sdk_stream, "response", None)
+    extensions = getattr(response, "extensions", None)
+    network = extensions.get("network_stream") if isinstance(extensions, Mapping) else None
+    info = getattr(network, "get_extra_info", None)
+    sock = info("socket") if callable(info) else None
+    if not isinstance(sock, socket.socket):
+        return None
+    return functools.partial(_shut_down, response, sock)
+
+
+def _shut_down(response: Any, sock: socket.socket) -> None:
+    # A closed response has handed its connection back to the pool: not ours to break.
+    # The plain socket method: an `SSLSocket`'s own drops its SSL object under the reader.
+    if not response.is_closed:
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+def _no_release() -> None:
+    return None
 
 
 def error_message(body: Any, fallback: str) -> str:
