@@ -51,7 +51,8 @@ def one_slot(fake: FakeProviderServer) -> LLMContext:
     """Every profile on `fake` with one concurrent call: a stream still holding its slot
     makes the next call wait (here: for the stall, past the guard)."""
     limits = {"retry": FAST_RETRY, "rate_limit": {"max_concurrency": 1}}
-    return LLMContext(fake.profiles(**{name: limits for name in PROVIDERS_BY_NAME}))
+    per_profile: dict[str, Any] = {name: limits for name in PROVIDERS_BY_NAME}
+    return LLMContext(fake.profiles(**per_profile))
 
 
 def records(ctx: LLMContext) -> list[UsageRecord]:
@@ -181,7 +182,7 @@ def _sse(kind: str, data: dict[str, Any]) -> str:
 
 def anthropic_events() -> list[str]:
     message = {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude"}
-    start = {**message, "content": [], "stop_reason": None, "stop_sequence": None}
+    start: dict[str, Any] = {**message, "content": [], "stop_reason": None, "stop_sequence": None}
     return [
         _sse(
             "message_start",
