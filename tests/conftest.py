@@ -57,7 +57,9 @@ def make_context(
 ) -> LLMContext:
     """A context whose seven profiles (named after their providers) point at `fake`; with a
     `clock` (a FakeClock), retries and rate limits wait on it instead of sleeping."""
-    per_profile = {name: {"retry": FAST_RETRY, **overrides} for name in PROVIDERS_BY_NAME}
+    per_profile: dict[str, Any] = {
+        name: {"retry": FAST_RETRY, **overrides} for name in PROVIDERS_BY_NAME
+    }
     return LLMContext(fake.profiles(**per_profile), clock=clock)
 
 
