@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import LLMInputError, LLMOutputError
-from .messages import Message, TextPart
+from .messages import Message, TextPart, decode_image_data_url
 from .metering import Operation, Tally, metered
 from .options import ChatPlan
 from .providers.base import Feature
@@ -251,21 +251,7 @@ def input_image(i: int, image: Any) -> InputImage:
 
 def _data_url_image(i: int, url: str) -> InputImage:
     """A `data:image/...;base64,...` URL, checked like an image part of a message."""
-    import base64
-    import binascii
-
-    header, sep, payload = url.partition(",")
-    media = header[5:].split(";", 1)[0]
-    if not sep or ";base64" not in header or not media.startswith("image/"):
-        raise LLMInputError(
-            f"input_images[{i}]: a data URL must look like 'data:image/png;base64,<data>'"
-        )
-    try:
-        data = base64.b64decode(payload, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise LLMInputError(
-            f"input_images[{i}]: the data URL's payload is not valid base64"
-        ) from exc
+    media, data = decode_image_data_url(url, where=f"input_images[{i}]")
     return InputImage(data, media, f"image{i}.{media.split('/')[-1]}")
 
 

@@ -89,18 +89,7 @@ def _image_part(i: int, j: int, raw: Mapping[str, Any]) -> ImagePart:
             "'image_url': {'url': 'https://...' or 'data:image/png;base64,...'}}"
         )
     if url.startswith("data:"):
-        header, sep, payload = url.partition(",")
-        if not sep or ";base64" not in header or not header[5:].startswith("image/"):
-            raise LLMInputError(
-                f"{_where(i)}.content[{j}]: a data URL must look like "
-                "'data:image/png;base64,<data>'"
-            )
-        try:
-            base64.b64decode(payload, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise LLMInputError(
-                f"{_where(i)}.content[{j}]: the data URL's payload is not valid base64"
-            ) from exc
+        decode_image_data_url(url, where=f"{_where(i)}.content[{j}]")
     elif not url.startswith(("https://", "http://")):
         raise LLMInputError(
             f"{_where(i)}.content[{j}]: image URL must be https://, http:// or a data: URL, "
@@ -109,6 +98,19 @@ def _image_part(i: int, j: int, raw: Mapping[str, Any]) -> ImagePart:
     if detail is not None and detail not in ("low", "high", "auto"):
         raise LLMInputError(f"{_where(i)}.content[{j}]: detail must be low, high or auto")
     return ImagePart(url, detail)
+
+
+def decode_image_data_url(url: str, *, where: str) -> tuple[str, bytes]:
+    """The media type and bytes of a `data:image/...;base64,...` URL; `LLMInputError`
+    naming `where` for anything else."""
+    header, sep, payload = url.partition(",")
+    media = header[5:].split(";", 1)[0]
+    if not sep or ";base64" not in header or not media.startswith("image/"):
+        raise LLMInputError(f"{where}: a data URL must look like 'data:image/png;base64,<data>'")
+    try:
+        return media, base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise LLMInputError(f"{where}: the data URL's payload is not valid base64") from exc
 
 
 def _parts(i: int, role: str, content: Any) -> tuple[Part, ...]:
