@@ -9,9 +9,10 @@ for the client stack when it touches it, and never for a provider SDK it does no
 
 from __future__ import annotations
 
-import importlib
 import sys
 import types
+
+from ._lazy import lazy_exports
 
 TYPE_CHECKING = False  # what mypy reads as typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
@@ -124,17 +125,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
 class _Package(types.ModuleType):
