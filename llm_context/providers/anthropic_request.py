@@ -24,7 +24,7 @@ from ..structured import json_instruction
 from ..tools import ToolChoice, ToolSpec
 from .anthropic_schema import api_schema
 from .base import Feature
-from .openai_sdk import per_call
+from .common import per_call
 from .registry import Provider
 
 log = logging.getLogger("llm_context")

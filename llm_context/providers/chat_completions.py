@@ -24,7 +24,7 @@ from ..request import ChatRequest, OutputSpec
 from ..results import ChatResult, Usage, make_usage
 from ..streaming import ReasoningDelta, StreamEnd, StreamEvent, TextDelta, ToolCallDelta
 from ..tools import ToolCall, ToolChoice, ToolSpec, parse_arguments
-from . import openai_sdk
+from . import common
 from .openai import EFFORTS as OPENAI_EFFORTS
 
 __all__ = [
@@ -221,7 +221,7 @@ def build_params(
         extra["reasoning"] = {"effort": effort}
     elif effort is not None:
         params["reasoning_effort"] = effort
-    params.update(openai_sdk.per_call(request.timeout, {**extra, **request.extra}))
+    params.update(common.per_call(request.timeout, {**extra, **request.extra}))
     return params
 
 

@@ -30,7 +30,14 @@ from ..streaming import StreamEnd
 if TYPE_CHECKING:
     from ..streaming import StreamEvent
 
-__all__ = ["closing_stream", "error_message", "map_sdk_error", "sdk_timeout", "stream_events"]
+__all__ = [
+    "closing_stream",
+    "error_message",
+    "map_sdk_error",
+    "per_call",
+    "sdk_timeout",
+    "stream_events",
+]
 
 # Events read after the terminal one before giving up on reusing the connection: a provider
 # sends none, so more means something odd, and closing is the safe way out.
@@ -45,6 +52,17 @@ def sdk_timeout(seconds: float | None) -> Any:
     import httpx2
 
     return httpx2.Timeout(seconds)
+
+
+# openai and anthropic (both Stainless SDKs) take the same per-request keywords.
+def per_call(timeout: float | None, extra_body: Any = None) -> dict[str, Any]:
+    """The SDK's per-request options: timeout override and verbatim extra body fields."""
+    out: dict[str, Any] = {}
+    if timeout is not None:
+        out["timeout"] = sdk_timeout(timeout)
+    if extra_body:
+        out["extra_body"] = dict(extra_body)
+    return out
 
 
 def stream_events(

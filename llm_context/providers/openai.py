@@ -18,7 +18,7 @@ from ..results import ChatResult, EmbeddingResult, ImageGenerationResult, Usage,
 from ..settings import Profile
 from ..streaming import ReasoningDelta, StreamEnd, StreamEvent, TextDelta, ToolCallDelta
 from ..tools import ToolCall, ToolChoice, ToolSpec, parse_arguments
-from . import openai_sdk
+from . import common, openai_sdk
 from .base import RawAuth
 from .common import map_sdk_error, stream_events
 from .registry import Provider
@@ -142,7 +142,7 @@ def build_params(request: ChatRequest) -> dict[str, Any]:
         params["parallel_tool_calls"] = request.parallel_tool_calls
     if request.output is not None:
         params["text"] = text_format(request.output)
-    params.update(openai_sdk.per_call(request.timeout, request.extra))
+    params.update(common.per_call(request.timeout, request.extra))
     return params
 
 

@@ -10,6 +10,7 @@ from ..errors import LLMServerError, error_for_status
 from ..request import EmbedRequest, ImageRequest
 from ..results import EmbeddingResult, GeneratedImage, ImageGenerationResult, make_usage
 from ..settings import Profile
+from . import common
 from .base import RawAuth
 from .common import map_sdk_error, sdk_timeout
 
@@ -37,22 +38,12 @@ def make_client(profile: Profile, **extra: Any) -> openai.OpenAI:
     return openai.OpenAI(base_url=profile.base_url, **kwargs, **extra)
 
 
-def per_call(timeout: float | None, extra_body: Any = None) -> dict[str, Any]:
-    """The SDK's per-request options: timeout override and verbatim extra body fields."""
-    out: dict[str, Any] = {}
-    if timeout is not None:
-        out["timeout"] = sdk_timeout(timeout)
-    if extra_body:
-        out["extra_body"] = dict(extra_body)
-    return out
-
-
 def embed(client: openai.OpenAI, request: EmbedRequest) -> EmbeddingResult:
     """`POST /embeddings` for one batch; vectors in input order."""
     kwargs: dict[str, Any] = {"model": request.model, "input": list(request.texts)}
     if request.dimensions is not None:
         kwargs["dimensions"] = request.dimensions
-    reply = client.embeddings.create(**kwargs, **per_call(request.timeout))
+    reply = client.embeddings.create(**kwargs, **common.per_call(request.timeout))
     vectors = [list(item.embedding) for item in sorted(reply.data, key=lambda d: d.index)]
     usage = getattr(reply, "usage", None)
     prompt = getattr(usage, "prompt_tokens", 0) or 0
@@ -74,7 +65,7 @@ def generate_image(
     if request.model.startswith("dall-e"):
         kwargs["response_format"] = "b64_json"  # gpt-image models always return base64
     kwargs.update(request.extra)
-    options = per_call(request.timeout)
+    options = common.per_call(request.timeout)
     if query:
         options["extra_query"] = dict(query)
     if request.input_images:
