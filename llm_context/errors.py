@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 __all__ = [
     "LLMAuthenticationError",
@@ -52,6 +53,18 @@ class LLMError(RuntimeError):
     """
 
     fallback_errors: tuple[LLMError, ...] = ()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Subclasses take keyword-only fields `__init__` cannot get back from `args`:
+        # rebuild without `__init__`, then restore the fields (process pools pickle errors).
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(cls: type[LLMError], args: tuple[Any, ...], state: dict[str, Any]) -> LLMError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class LLMConfigError(LLMError):
