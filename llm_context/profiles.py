@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import LLMConfigError
+from .profile_document import check_bounds, read_yaml
 from .profile_fields import (
     NESTED_FIELDS,
     FrozenMap,
@@ -117,6 +118,7 @@ def _parse_document(
     """Profiles and the default profile name from a loaded document."""
     if doc is None:
         doc = {}
+    check_bounds(doc, origin)
     if not isinstance(doc, Mapping):
         raise LLMConfigError(
             f"{origin}: expected a mapping with default_profile: and profiles:, "
@@ -202,23 +204,6 @@ def _written_provider(raw: Mapping[str, object], environ: Mapping[str, str]) -> 
         return _check_fields({"provider": raw["provider"]}, None, environ)["provider"]
     except (KeyError, Problem):
         return None
-
-
-def _read_yaml(path: Path) -> object:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise LLMConfigError(f"{path}: cannot read profiles file ({exc.strerror})") from None
-    import yaml  # ~10 ms: profiles given as a mapping never need it
-
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        # Only the position and the parser's own words: the offending line may hold a secret.
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise LLMConfigError(f"{where}: YAML syntax error: {problem}") from None
 
 
 def _find_file(environ: Mapping[str, str], cwd: Path) -> Path | None:
@@ -320,7 +305,7 @@ class ProfileStore:
                 profiles = _env_profiles(environ)
                 return _State(profiles, DEFAULT_NAME, None)
             path = found
-        doc = _read_yaml(path)
+        doc = read_yaml(path)
         profiles, default = _parse_document(doc, str(path), f"file:{path}", environ)
         return _State(profiles, default, path)
 

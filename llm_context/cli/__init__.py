@@ -11,10 +11,11 @@ import argparse
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 
 from .. import __version__
-from ..errors import LLMError
+from ..errors import LLMError, LLMUnsupportedFeatureError, redact
 from . import chat, fake_server, features, media, profiles_cmd
 from .common import CLIError, warn
 
@@ -47,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(
+        "-v", "--verbose", action="store_true", help="on an error, print the full traceback"
+    )
+    parser.add_argument(
         "--profiles", metavar="FILE", help="the profiles YAML file (default: the usual search)"
     )
     # Also accepted after the command name; SUPPRESS keeps it from hiding the global one.
@@ -78,6 +82,13 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
+def _unsupported_hint(args: argparse.Namespace, exc: LLMError) -> str:
+    """The command-line spelling of `fail_on_unsupported=False`, where the command has it."""
+    if isinstance(exc, LLMUnsupportedFeatureError) and hasattr(args, "drop_unsupported"):
+        return " (or add --drop-unsupported to drop what the provider cannot do)"
+    return ""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 failed, 2 usage, 130 ^C)."""
     parser = build_parser()
@@ -94,7 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         warn(f"{PROG}: error: {_one_line(exc)}")
         return 2
     except LLMError as exc:
-        warn(f"{PROG}: error: {type(exc).__name__}: {_one_line(exc)}")
+        _traceback(args)
+        hint = _unsupported_hint(args, exc)
+        warn(f"{PROG}: error: {type(exc).__name__}: {_one_line(exc)}{hint}")
         return 1
     except KeyboardInterrupt:
         warn("")
@@ -104,3 +117,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 1
+    except Exception as exc:
+        # A bug of ours or a failure nobody foresaw: still one line (the text scrubbed, as it
+        # may quote a request), the traceback with --verbose.
+        _traceback(args)
+        warn(f"{PROG}: error: unexpected {type(exc).__name__}: {redact(_one_line(exc))}")
+        if not args.verbose:
+            warn(f"{PROG}: rerun with --verbose for the traceback, and please report it")
+        return 1
+
+
+def _traceback(args: argparse.Namespace) -> None:
+    if args.verbose:  # scrubbed too: a frame's line or an error text may quote a key
+        sys.stderr.write(redact(traceback.format_exc()))

@@ -45,7 +45,14 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", action="store_true", help="reply with a JSON object")
     parser.add_argument("--no-stream", action="store_true", help="print the reply when complete")
-    parser.add_argument("--usage", action="store_true", help="print token usage to stderr")
+    parser.add_argument(
+        "--usage", action="store_true", help="print token usage (and cost, with pricing) to stderr"
+    )
+    parser.add_argument(
+        "--drop-unsupported",
+        action="store_true",
+        help="drop options the provider cannot honour (logged) instead of failing",
+    )
     parser.add_argument("--temperature", type=float, help="sampling temperature (0-2)")
     parser.add_argument("--max-output-tokens", type=int, metavar="N", help="cap on reply tokens")
     parser.add_argument(
@@ -54,11 +61,40 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     parser.set_defaults(run=run)
 
 
+def _stdin() -> str:
+    # Python decodes stdin strictly, or (UTF-8 mode, C locale) with surrogateescape, which
+    # turns bad bytes into lone surrogates: refuse both here, where we can say which input.
+    try:
+        return utf8_text(sys.stdin.read(), "standard input")
+    except UnicodeDecodeError as exc:
+        raise CLIError(_not_utf8("standard input", exc.start)) from None
+
+
+def utf8_text(text: str, what: str) -> str:
+    """`text` if it encodes as UTF-8; a `CLIError` naming `what` if it holds undecodable
+    bytes (argv and stdin carry them as lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise CLIError(_not_utf8(what, exc.start)) from None
+    return text
+
+
+def _not_utf8(what: str, position: int) -> str:
+    return (
+        f"{what} is not UTF-8 text (at character {position}); convert it first, "
+        "for example with iconv -t UTF-8"
+    )
+
+
 def _prompt(words: list[str]) -> str:
     if words == ["-"]:
-        text = sys.stdin.read()
+        text = _stdin()
     else:
-        text = " ".join(sys.stdin.read() if w == "-" else w for w in words)
+        text = " ".join(
+            _stdin() if w == "-" else utf8_text(w, f"prompt word {i + 1}")
+            for i, w in enumerate(words)
+        )
     text = text.strip()
     if not text:
         raise CLIError("the prompt is empty")
@@ -72,6 +108,8 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         opts["json_schema"] = read_json_arg("@" + args.json_schema, "--json-schema")
     elif args.json:
         opts["output_format"] = "json_object"
+    if args.drop_unsupported:
+        opts["fail_on_unsupported"] = False
     for name in ("model", "temperature", "max_output_tokens", "reasoning_effort"):
         value = getattr(args, name)
         if value is not None:
@@ -83,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
     prompt = _prompt(args.prompt)
     messages: list[dict[str, Any]] = [{"role": "user", "content": prompt}]
     if args.system:
+        utf8_text(args.system, "--system")
         messages.insert(0, {"role": "system", "content": args.system})
     opts = _options(args)
     llm = client_for(args)
@@ -106,5 +145,5 @@ def run(args: argparse.Namespace) -> int:
             say()
         result = stream.result
     if args.usage:
-        print_usage(result.usage)
+        print_usage(result.usage, llm.profile.pricing)
     return 0

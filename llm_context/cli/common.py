@@ -11,6 +11,8 @@ from typing import Any
 
 from ..client import LLMClient
 from ..context import LLMContext
+from ..metering import cost_of
+from ..settings import Pricing
 
 __all__ = ["CLIError", "client_for", "context_for", "print_usage", "read_json_arg", "say"]
 
@@ -42,9 +44,14 @@ def client_for(args: argparse.Namespace) -> LLMClient:
     return context_for(args).llm(getattr(args, "profile", None))
 
 
-def print_usage(usage: Mapping[str, int]) -> None:
-    """Token counts on stderr, so stdout stays the model's output."""
-    warn("usage: " + " ".join(f"{key}={value}" for key, value in usage.items()))
+def print_usage(usage: Mapping[str, int], pricing: Pricing | None = None) -> None:
+    """Token counts (and the cost, when the profile has pricing) on stderr, so stdout stays
+    the model's output."""
+    line = "usage: " + " ".join(f"{key}={value}" for key, value in usage.items())
+    cost = cost_of(usage, pricing)
+    if cost is not None:
+        line += f" cost=${cost:.6f}"
+    warn(line)
 
 
 def read_json_arg(value: str, what: str) -> Any:
