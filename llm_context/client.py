@@ -22,7 +22,13 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from .clock import Clock
-from .errors import LLMError, LLMInputError, LLMUnsupportedFeatureError, redact
+from .errors import (
+    LLMError,
+    LLMInputError,
+    LLMProviderError,
+    LLMUnsupportedFeatureError,
+    redact,
+)
 from .fallback import Candidate, with_fallbacks
 from .flows import chat_flow, embed_flow, image_flow, raw_flow
 from .metering import Meter
@@ -163,8 +169,12 @@ class LLMClient:
             raise
         except Exception as exc:
             mapped = self.adapter().map_error(exc)
-            if mapped is exc:
-                raise
+            if not isinstance(mapped, LLMError):
+                # Nothing foreseen: still ours (not retried), with the original as the cause.
+                mapped = LLMProviderError(
+                    f"{self.provider}: unexpected {type(exc).__name__} during the call: {exc}",
+                    provider=self.provider,
+                )
             self._scrub(mapped)
             if redact(str(exc), self._secrets()) == str(exc):
                 raise mapped from exc
@@ -496,8 +506,12 @@ class LLMClient:
         return await run_tool_loop_async(self, messages, tools, max_turns, **opts)
 
     def close(self) -> None:
-        """Release connections (the SDK client and the raw session)."""
-        if self._adapter is not None:
-            self._adapter.close()
-        if self._session is not None:
-            self._session.close()
+        """Release connections (the SDK client and the raw session). The client stays usable:
+        the next call opens new ones, as a fresh client would."""
+        with self._lock:
+            adapter, self._adapter = self._adapter, None
+            session, self._session = self._session, None
+        if adapter is not None:
+            adapter.close()
+        if session is not None:
+            session.close()
