@@ -143,9 +143,16 @@ class Reply:
 class Fault:
     """A failure instead of an answer, applied by the server before any wire module runs.
 
-    `body=None` sends the provider-shaped error body with `message`; `reset=True` aborts the
-    TCP connection without a response; `malformed=True` answers 200 with a body that is not
-    valid JSON (an SSE event with broken data for stream requests).
+    `body=None` sends the provider-shaped error body with `message`; any other `body` is sent
+    as JSON. `raw_body` (bytes, or str sent as UTF-8) is sent verbatim instead of either: an
+    HTML page, JSON `null` (`raw_body=b"null"`), a stream request answered without an event
+    stream. `content_type` is the body's Content-Type (default `application/json`), e.g.
+    `Fault(200, raw_body="<html>...</html>", content_type="text/html")`. `reset=True` aborts
+    the TCP connection without a response; `malformed=True` answers 200 with a body that is
+    not valid JSON (an SSE event with broken data for stream requests). `headers` are added
+    to the response: a redirect that keeps the method is `Fault(307, headers={"location":
+    "/v1/responses"})`, a body that does not match its encoding `Fault(200, raw_body=b"{}",
+    headers={"content-encoding": "gzip"})`.
     """
 
     status: int = 500
@@ -157,6 +164,8 @@ class Fault:
     malformed: bool = False
     delay_s: float = 0.0
     headers: Mapping[str, str] = field(default_factory=dict)
+    raw_body: bytes | str | None = None
+    content_type: str | None = None
 
     @property
     def all_headers(self) -> dict[str, str]:

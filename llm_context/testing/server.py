@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl, urlsplit
 from . import wire_anthropic, wire_chat, wire_google, wire_openai
 from .bodies import decode_body
 from .defaults import IMAGE_ASSET_PATH, TINY_PNG
-from .routing import Exchange, RecordedRequest, Route, StreamCut
+from .routing import Exchange, RecordedRequest, Route, StreamCut, dumps
 from .script import EmbeddingReply, Fault, ImageReply, Reply, ScriptItem
 
 __all__ = ["FAST_RETRY", "ROUTES", "FakeProviderServer"]
@@ -543,7 +543,13 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 exchange.send_bytes(b'{"id": "fake", "malformed": tru', "application/json")
             return
+        content_type = fault.content_type or "application/json"
+        if fault.raw_body is not None:
+            raw = fault.raw_body
+            data = raw.encode() if isinstance(raw, str) else bytes(raw)
+            exchange.send_bytes(data, content_type, fault.status)
+            return
         body = fault.body
         if body is None:
             body = exchange.route.error_body(fault.status, fault.error_message)
-        exchange.send_json(body, fault.status)
+        exchange.send_bytes(dumps(body), content_type, fault.status)
