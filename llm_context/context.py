@@ -162,6 +162,7 @@ class LLMContext:
         self, provider: Provider | str, model: str | None, api_key: str, profile: str = "default"
     ) -> LLMClient:
         """Create or update `profile` with a provider, model and key; returns its client."""
+        _check_key_order(provider, api_key)
         with self._lock:
             self.profiles.set_key(provider, model, api_key, profile=profile)
             return self.llm(profile)
@@ -182,6 +183,30 @@ class LLMContext:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _check_key_order(provider: object, api_key: object) -> None:
+    """`llm_set_key(key, model, "openai")`: name the swap, showing neither value."""
+    from .errors import LLMConfigError
+
+    if _is_provider(provider) or not _is_provider(api_key):
+        return  # in order, or wrong another way: the profile update says what is wrong
+    raise LLMConfigError(
+        "llm_set_key takes (provider, model, api_key), but api_key names a provider and "
+        "provider does not: the arguments look swapped (provider is not shown: it may be "
+        "the key)"
+    )
+
+
+def _is_provider(value: object) -> bool:
+    from .errors import LLMConfigError
+    from .providers.registry import parse_provider
+
+    try:
+        parse_provider(value, show_value=False)
+    except LLMConfigError:
+        return False
+    return True
 
 
 context = LLMContext()

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from .errors import LLMConfigError
 from .providers.registry import Provider, parse_provider
 from .settings import Pricing, Profile, RateLimitSettings, RetrySettings
+from .shown import shown
 
 __all__ = [
     "NESTED_FIELDS",
@@ -84,8 +85,9 @@ class Problem(Exception):
 
 
 def config_error(origin: str, profile: str | None, problem: Problem) -> LLMConfigError:
-    where = f"{origin}: profile {profile!r}" if profile is not None else origin
-    field = f", field {problem.path!r}" if problem.path else ""
+    # Names the user typed: a key pasted as a profile name or a field must not show.
+    where = f"{origin}: profile {shown(profile)}" if profile is not None else origin
+    field = f", field {shown(problem.path)}" if problem.path else ""
     return LLMConfigError(f"{where}{field}: {problem.message}")
 
 

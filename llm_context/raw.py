@@ -15,6 +15,7 @@ from .errors import (
     redact,
     retry_after_s,
 )
+from .providers import redirects
 from .providers.base import RawAuth
 
 if TYPE_CHECKING:
@@ -69,8 +70,10 @@ def send_raw(
         raise LLMInputError(f"raw() method must be one of {', '.join(_METHODS)}, got {method!r}")
     target = build_url(auth, path, url)
     # The provider's key goes only to the provider: a `url=` elsewhere (say, a generated
-    # image on blob storage) is sent without it, and an authenticated request follows no
-    # redirect, since `requests` would carry custom key headers to the next host.
+    # image on blob storage) is sent without it, and an authenticated request follows a
+    # redirect only within the provider's origin, since `requests` would carry custom key
+    # headers to the next host. Another origin raises RedirectRefused; with
+    # `return_response` the caller gets that redirect response to follow as they see fit.
     authed = same_origin(target, auth.base_url)
     merged_headers = {**(auth.headers if authed else {}), **(headers or {})}
     merged_params = {**(auth.params if authed else {}), **(params or {})}
@@ -82,8 +85,15 @@ def send_raw(
             params=merged_params or None,
             headers=merged_headers,
             timeout=timeout,
-            allow_redirects=not authed,
+            hooks=redirects.requests_hooks(provider) if authed else None,
         )
+    except redirects.RedirectRefused as exc:
+        moved, exc.response = exc.response, None
+        if return_response and moved is not None:
+            return moved
+        if moved is not None:
+            moved.close()
+        raise
     except requests.Timeout as exc:
         raise LLMTimeoutError(
             f"{provider} raw {verb} timed out after {timeout}s", provider=provider

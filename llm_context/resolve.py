@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from .errors import LLMConfigError
 from .providers.registry import ProviderSpec
 from .settings import Profile
+from .shown import shown, shown_url
 
 __all__ = [
     "ModelKind",
@@ -43,7 +44,7 @@ def resolve_api_key(profile: Profile, environ: Mapping[str, str] | None = None) 
     if key is None and spec.requires_key:
         env = spec.key_env[0] + "".join(f" (or {e})" for e in spec.key_env[1:])
         raise LLMConfigError(
-            f"profile {profile.name!r} (provider {spec.provider.value}) has no API key: "
+            f"profile {shown(profile.name)} (provider {spec.provider.value}) has no API key: "
             f"set {env} or add api_key to the profile"
         )
     return key
@@ -57,7 +58,7 @@ def resolve_base_url(profile: Profile, environ: Mapping[str, str] | None = None)
     if not url:
         names = " or ".join(spec.base_url_env) or "the endpoint"
         raise LLMConfigError(
-            f"profile {profile.name!r} (provider {spec.provider.value}) has no endpoint: "
+            f"profile {shown(profile.name)} (provider {spec.provider.value}) has no endpoint: "
             f"set {names} or add base_url to the profile"
         )
     url = url.strip()
@@ -66,10 +67,29 @@ def resolve_base_url(profile: Profile, environ: Mapping[str, str] | None = None)
             url = _local_server_url(url, spec.default_base_url or "http://localhost/v1")
         except ValueError:  # urlsplit on a bad port; the URL may embed credentials, so not shown
             raise LLMConfigError(
-                f"profile {profile.name!r} (provider {spec.provider.value}): the base URL has an "
-                "invalid port; use host:port or http://host:port"
+                f"profile {shown(profile.name)} (provider {spec.provider.value}): the base URL "
+                "has an invalid port; use host:port or http://host:port"
             ) from None
+    else:
+        _check_scheme(profile, url)
     return url.rstrip("/")
+
+
+def _check_scheme(profile: Profile, url: str) -> None:
+    """A remote provider's URL names its scheme: `localhost:1234/v1` would reach the SDK as a
+    URL with scheme `localhost` and fail there, far from the cause."""
+    scheme = url.partition("://")[0].lower() if "://" in url else ""
+    if scheme in ("http", "https"):
+        return
+    where = f"profile {shown(profile.name)} (provider {profile.spec.provider.value})"
+    if scheme:
+        problem = f"base_url {shown_url(url)!r} must start with https:// or http://"
+    else:
+        host = url.split("/", 1)[0].rsplit("@", 1)[-1].split(":", 1)[0].lower()
+        local = host in ("localhost", "127.0.0.1", "[::1]") or host.endswith(".localhost")
+        example = shown_url(("http://" if local else "https://") + url)
+        problem = f"base_url {shown_url(url)!r} has no scheme; write it as {example}"
+    raise LLMConfigError(f"{where}: {problem}")
 
 
 def _local_server_url(url: str, default: str) -> str:
@@ -115,7 +135,8 @@ def resolve_model(
 
 
 def _no_model_message(profile: Profile, spec: ProviderSpec, kind: str, field: str) -> str:
-    head = f"profile {profile.name!r}: provider {spec.provider.value} has no default {kind} model"
+    name, provider = shown(profile.name), spec.provider.value
+    head = f"profile {name}: provider {provider} has no default {kind} model"
     if spec.deployment_env and kind == "chat":
         env = " or ".join(spec.deployment_env)
         return f"{head}; set azure_deployment: (or model:) in the profile, or set {env}"

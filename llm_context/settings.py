@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from .errors import redact
 from .providers.registry import Provider, ProviderSpec, spec_for
+from .shown import sensitive_name, shown_url
 
 __all__ = ["Pricing", "Profile", "RateLimitSettings", "RetrySettings", "mask_key"]
 
@@ -56,8 +58,9 @@ def mask_key(key: str | None) -> str:
 class Profile:
     """A named provider configuration. Every field but `provider` has a default.
 
-    `api_key` never shows in `repr`; `source` says where the profile came from
-    (`file:PATH`, `env`, `runtime`).
+    `api_key` never shows in `repr`, nor do credentials in `base_url` (`user:pass@`,
+    `?key=`), credential-named `headers` / `extras` or key-shaped values; `source` says
+    where the profile came from (`file:PATH`, `env`, `runtime`).
     """
 
     name: str
@@ -96,3 +99,18 @@ class Profile:
 
     def with_changes(self, **changes: Any) -> Profile:
         return replace(self, **changes)
+
+    def __repr__(self) -> str:
+        shown = [
+            f"{f.name}={_repr_field(f.name, getattr(self, f.name))}" for f in fields(self) if f.repr
+        ]
+        # Last, over everything: a key pasted into any other field is still key-shaped.
+        return redact(f"Profile({', '.join(shown)})", (self.api_key,))
+
+
+def _repr_field(name: str, value: Any) -> str:
+    if name == "base_url" and isinstance(value, str):
+        return repr(shown_url(value))
+    if isinstance(value, Mapping):
+        return repr({k: "***" if sensitive_name(k) else v for k, v in value.items()})
+    return repr(value)

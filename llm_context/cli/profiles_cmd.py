@@ -14,6 +14,7 @@ from typing import Any
 from ..errors import LLMConfigError
 from ..profiles import PROFILES_ENV, ProfileStore, resolve_api_key, resolve_base_url, resolve_model
 from ..settings import Profile, mask_key
+from ..shown import shown_url
 from .common import is_sensitive, say, warn
 
 __all__ = ["add_parser"]
@@ -152,7 +153,8 @@ def run_show(args: argparse.Namespace) -> int:
         ("model", _resolved(lambda: resolve_model(profile))),
         ("embed_model", _resolved(lambda: resolve_model(profile, "embed"))),
         ("image_model", _resolved(lambda: resolve_model(profile, "image"))),
-        ("base_url", _resolved(lambda: resolve_base_url(profile))),
+        # Credentials in the URL (user:pass@, ?key=) are masked like everything else here.
+        ("base_url", _resolved(lambda: shown_url(resolve_base_url(profile)))),
         ("api_key", key_status(profile)),
         ("timeout", "-" if profile.timeout is None else f"{profile.timeout:g}s"),
         ("azure_deployment", profile.azure_deployment or "-"),

@@ -12,11 +12,13 @@ from typing import cast
 
 import anthropic
 
+from .. import log_redaction
 from ..errors import LLMUnsupportedFeatureError
 from ..request import ChatRequest, EmbedRequest, ImageRequest
 from ..results import ChatResult, EmbeddingResult, ImageGenerationResult
 from ..settings import Profile
 from ..streaming import StreamEvent
+from . import redirects
 from .anthropic_reply import StreamParser, parse_response, stream_error
 from .anthropic_request import build_params
 from .base import Feature, RawAuth
@@ -38,7 +40,10 @@ class AnthropicAdapter:
             timeout=sdk_timeout(profile.timeout),
             max_retries=0,  # one retry policy, ours
             default_headers=dict(profile.headers) or None,
+            # The SDK's own HTTP client, refusing redirects to another origin.
+            http_client=redirects.http_client(anthropic.DefaultHttpxClient, self.provider),
         )
+        log_redaction.protect(self.client, log_redaction.profile_secrets(profile))
 
     def chat(self, request: ChatRequest) -> ChatResult:
         return parse_response(self.client.messages.create(**build_params(request)))

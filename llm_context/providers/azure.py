@@ -127,9 +127,10 @@ def _classic_client(profile: Profile, target: AzureTarget) -> openai.OpenAI:
     }
     kwargs = {**openai_sdk.client_kwargs(profile), "api_key": None, auth[kind]: value}
     # No azure_deployment here: the SDK routes each call by its `model` (= deployment).
-    return openai.AzureOpenAI(
+    client = openai.AzureOpenAI(
         azure_endpoint=target.endpoint, api_version=target.api_version, **kwargs
     )
+    return openai_sdk.protected(client, profile)
 
 
 def _v1_client(profile: Profile, target: AzureTarget) -> openai.OpenAI:
@@ -138,7 +139,8 @@ def _v1_client(profile: Profile, target: AzureTarget) -> openai.OpenAI:
     # The v1 API takes the key or an Entra ID token as a bearer token (the plain client).
     _, value = _credential(profile)
     kwargs = {**openai_sdk.client_kwargs(profile), "api_key": value}
-    return openai.OpenAI(base_url=f"{target.endpoint}/openai/v1", **kwargs)
+    client = openai.OpenAI(base_url=f"{target.endpoint}/openai/v1", **kwargs)
+    return openai_sdk.protected(client, profile)
 
 
 class ResponsesChat:

@@ -234,6 +234,8 @@ def map_sdk_error(
     """
     if isinstance(exc, LLMError):
         return exc
+    if isinstance(exc.__cause__, LLMError) and type(exc).__name__ == "APIConnectionError":
+        return exc.__cause__  # ours, raised in an HTTP client hook and wrapped by the SDK
     timeouts, transports = _transport_errors()
     name = type(exc).__name__
     status = getattr(exc, "status_code", None)

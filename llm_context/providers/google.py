@@ -23,11 +23,12 @@ from google import genai
 from google.genai import types
 from google.genai.client import DebugConfig
 
+from .. import log_redaction
 from ..request import ChatRequest, EmbedRequest, ImageRequest
 from ..results import ChatResult, EmbeddingResult, ImageGenerationResult
 from ..settings import Profile
 from ..streaming import StreamEvent
-from . import google_fetch, google_media
+from . import google_fetch, google_media, redirects
 from .base import RawAuth
 from .common import map_sdk_error, stream_events
 from .google_reply import StreamParser, parse_response
@@ -52,13 +53,17 @@ def make_client(profile: Profile) -> genai.Client:
         timeout=timeout,
         headers=dict(profile.headers) or None,
         retry_options=types.HttpRetryOptions(attempts=1),
+        # A redirect to another origin is refused: httpx would carry x-goog-api-key there.
+        client_args={"event_hooks": redirects.httpx_hooks(profile.provider.value)},
     )
-    return genai.Client(
+    client = genai.Client(
         vertexai=False,
         api_key=profile.api_key,
         http_options=options,
         debug_config=DebugConfig(client_mode=None, replays_directory=None, replay_id=None),
     )
+    log_redaction.protect(client, log_redaction.profile_secrets(profile))
+    return client
 
 
 class GoogleAdapter:

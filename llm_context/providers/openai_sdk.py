@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from .. import log_redaction
 from ..errors import LLMServerError, error_for_status
 from ..request import EmbedRequest, ImageRequest
 from ..results import EmbeddingResult, GeneratedImage, ImageGenerationResult, make_usage
 from ..settings import Profile
-from . import common
+from . import common, redirects
 from .base import RawAuth
 from .common import map_sdk_error, sdk_timeout
 
@@ -20,12 +21,22 @@ if TYPE_CHECKING:
 
 def client_kwargs(profile: Profile) -> dict[str, Any]:
     """Constructor arguments shared by `OpenAI` and `AzureOpenAI` clients."""
+    import openai
+
     return {
         "api_key": profile.api_key,
         "timeout": sdk_timeout(profile.timeout),
         "max_retries": 0,  # one retry policy, ours
         "default_headers": dict(profile.headers) or None,
+        # The SDK's own HTTP client, refusing redirects to another origin (the key stays home).
+        "http_client": redirects.http_client(openai.DefaultHttpxClient, profile.provider.value),
     }
+
+
+def protected(client: openai.OpenAI, profile: Profile) -> openai.OpenAI:
+    """`client`, with the profile's secrets kept out of log records while it lives."""
+    log_redaction.protect(client, log_redaction.profile_secrets(profile))
+    return client
 
 
 def make_client(profile: Profile, **extra: Any) -> openai.OpenAI:
@@ -35,7 +46,7 @@ def make_client(profile: Profile, **extra: Any) -> openai.OpenAI:
     kwargs = client_kwargs(profile)
     # Local servers need no key, but the SDK insists on one.
     kwargs["api_key"] = kwargs["api_key"] or "not-needed"
-    return openai.OpenAI(base_url=profile.base_url, **kwargs, **extra)
+    return protected(openai.OpenAI(base_url=profile.base_url, **kwargs, **extra), profile)
 
 
 def embed(client: openai.OpenAI, request: EmbedRequest) -> EmbeddingResult:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
 from ..errors import LLMConfigError, LLMUnsupportedFeatureError
+from ..shown import shown
 from .base import Feature
 
 if TYPE_CHECKING:
@@ -261,8 +262,9 @@ def parse_provider(value: object, *, where: str = "", show_value: bool = True) -
             pass
     names = ", ".join(p.value for p in Provider)
     prefix = f"{where}: " if where else ""
-    shown = repr(value) if show_value else f"({_type_name(value)})"
-    raise LLMConfigError(f"{prefix}unknown provider {shown}; use one of: {names}")
+    # A swapped argument may put a key here: `shown` hides anything key-shaped.
+    given = shown(value) if show_value else f"({_type_name(value)})"
+    raise LLMConfigError(f"{prefix}unknown provider {given}; use one of: {names}")
 
 
 def _type_name(value: object) -> str:
