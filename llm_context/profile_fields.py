@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from .errors import LLMConfigError
 from .providers.registry import Provider, parse_provider
 from .settings import Pricing, Profile, RateLimitSettings, RetrySettings
-from .shown import shown
+from .shown import sensitive_name, shown
 
 __all__ = [
     "NESTED_FIELDS",
@@ -33,8 +33,6 @@ __all__ = [
     "type_name",
     "unknown_field",
 ]
-
-_SENSITIVE_HINTS = ("auth", "key", "token", "secret", "password", "cookie")
 
 T = TypeVar("T")
 Check = Callable[[object], object]
@@ -61,11 +59,7 @@ class FrozenMap(Mapping[str, T]):
         return len(self._data)
 
     def __repr__(self) -> str:
-        shown = {
-            k: "***" if any(h in k.lower() for h in _SENSITIVE_HINTS) else v
-            for k, v in self._data.items()
-        }
-        return repr(shown)
+        return repr({k: "***" if sensitive_name(k) else v for k, v in self._data.items()})
 
 
 # ---------------------------------------------------------------------------- problems

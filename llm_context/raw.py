@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from . import log_redaction
 from .errors import (
     LLMConnectionError,
     LLMInputError,
@@ -65,6 +66,7 @@ def send_raw(
     """One raw request; errors map to our hierarchy with secrets scrubbed from the text."""
     import requests
 
+    log_redaction.install()  # the requests / urllib3 loggers exist only once it is imported
     verb = method.upper()
     if verb not in _METHODS:
         raise LLMInputError(f"raw() method must be one of {', '.join(_METHODS)}, got {method!r}")

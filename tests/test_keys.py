@@ -224,6 +224,7 @@ def test_debug_logs_of_the_http_stack_and_sdks_never_show_a_key(
             if Feature.EMBED in features:
                 fake.script(EmbeddingReply(headers=echo))
                 assert llm.embed_sync(["a text"]).vectors
+            llm.raw_sync(**RAW[provider])  # requests / urllib3 log too
             fake.script(Fault(401, message=f"bad key {PLAIN_KEY}", headers=echo))
             with pytest.raises(LLMAuthenticationError):  # the SDKs log the failure
                 llm.chat_sync(HELLO, retry={"max_attempts": 1})
@@ -232,9 +233,8 @@ def test_debug_logs_of_the_http_stack_and_sdks_never_show_a_key(
     text = "\n".join(debug_logs.lines)
     assert "x-echo" in text  # the echoing header was logged (so this test can fail) ...
     assert PLAIN_KEY not in text and STRANGER not in text  # ... but never its value
-    assert {"httpcore2.http11", "openai._base_client", "anthropic._base_client"} <= (
-        debug_logs.names
-    ), debug_logs.names
+    expected = {"httpcore2.http11", "openai._base_client", "anthropic._base_client"}
+    assert expected | {"urllib3.connectionpool"} <= debug_logs.names, debug_logs.names
 
 
 def test_a_logged_exception_is_scrubbed_too(fake: FakeProviderServer, debug_logs: Capture) -> None:
@@ -255,7 +255,15 @@ def test_the_filter_sits_on_child_loggers_too(ctx: LLMContext) -> None:
     from llm_context.log_redaction import RedactingFilter
 
     ctx.llm("openai").adapter()  # building an adapter installs it
-    for name in ("httpcore2.http11", "openai._base_client", "httpx2", "openai"):
+    ctx.llm("openai").raw_sync(path="/models")  # importing requests makes urllib3's loggers
+    names = (
+        "httpcore2.http11",
+        "openai._base_client",
+        "httpx2",
+        "openai",
+        "urllib3.connectionpool",
+    )
+    for name in names:
         assert any(isinstance(f, RedactingFilter) for f in logging.getLogger(name).filters)
 
 
@@ -276,11 +284,12 @@ def test_swapped_llm_set_key_arguments_are_named_without_the_key(key: str) -> No
 @pytest.mark.parametrize("key", SWAPPABLE)
 def test_an_unknown_provider_that_may_be_a_key_is_not_echoed(key: str) -> None:
     ctx = LLMContext({"profiles": {}})
-    for call in (
+    calls: list[Callable[[], object]] = [
         lambda: ctx.llm_set_key(key, "some-model", "not-a-provider-either"),
         lambda: ctx.llm("p", provider=key),
         lambda: LLMContext({"profiles": {"p": {"provider": key}}}).llm("p"),
-    ):
+    ]
+    for call in calls:
         with pytest.raises(LLMConfigError, match="unknown provider") as info:
             call()
         text = str(info.value)
@@ -374,6 +383,8 @@ def test_profiles_check_flags_a_base_url_without_a_scheme(
     assert f"write it as {fix}" in out
     with pytest.raises(LLMConfigError, match="has no scheme"):  # and a call says the same
         LLMContext(doc).llm("p").chat_sync(HELLO)
+    status, out = _cli(capsys, "profiles", "--profiles", str(path), "show", "p")
+    assert f"base_url          {url}  (unusable: run profiles check)" in out
 
 
 def test_local_servers_still_take_a_bare_host_and_port(
@@ -386,3 +397,33 @@ def test_local_servers_still_take_a_bare_host_and_port(
     path.write_text(yaml.safe_dump(doc), encoding="utf-8")
     status, out = _cli(capsys, "profiles", "check", str(path))
     assert status == 0, out
+
+
+def test_the_filter_costs_nothing_while_those_loggers_are_quiet(
+    ctx: LLMContext, fake: FakeProviderServer
+) -> None:
+    from llm_context.log_redaction import LOGGERS
+
+    levels = {name: logging.getLogger(name).level for name in DEBUG_LOGGERS}
+    made: list[str] = []
+    factory = logging.getLogRecordFactory()
+
+    def counting(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        made.append(record.name)
+        return record
+
+    for name in DEBUG_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    logging.setLogRecordFactory(counting)
+    try:
+        for provider in PROVIDERS:
+            fake.script(Reply("hi"))
+            assert ctx.llm(provider).chat_sync(HELLO).text == "hi"
+    finally:
+        logging.setLogRecordFactory(factory)
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+    # No record was made for those loggers, so their filter never ran: logging checks the
+    # level before it builds a record, and calls filters only for records it emits.
+    assert [n for n in made if n.split(".")[0] in LOGGERS] == []

@@ -143,6 +143,16 @@ def _settings(value: Any) -> str:
     return ", ".join(f"{k}={v}" for k, v in asdict(value).items() if v is not None) or "-"
 
 
+def _base_url(profile: Profile) -> str:
+    """The URL calls go to, credentials in it (user:pass@, ?key=) masked like every key here;
+    a URL that cannot be used is shown as given (masked), marked."""
+    try:
+        return shown_url(resolve_base_url(profile))
+    except LLMConfigError:
+        given = profile.base_url
+        return f"{shown_url(given)}  (unusable: run profiles check)" if given else "-"
+
+
 def run_show(args: argparse.Namespace) -> int:
     store = _store(args)
     profile = store.get(args.name)
@@ -153,8 +163,7 @@ def run_show(args: argparse.Namespace) -> int:
         ("model", _resolved(lambda: resolve_model(profile))),
         ("embed_model", _resolved(lambda: resolve_model(profile, "embed"))),
         ("image_model", _resolved(lambda: resolve_model(profile, "image"))),
-        # Credentials in the URL (user:pass@, ?key=) are masked like everything else here.
-        ("base_url", _resolved(lambda: shown_url(resolve_base_url(profile)))),
+        ("base_url", _base_url(profile)),
         ("api_key", key_status(profile)),
         ("timeout", "-" if profile.timeout is None else f"{profile.timeout:g}s"),
         ("azure_deployment", profile.azure_deployment or "-"),
