@@ -43,6 +43,7 @@ from .profile_fields import check_fields as _check_fields
 from .providers.registry import ENV_PROFILE_ORDER, Provider, ProviderSpec, spec_for
 from .resolve import ModelKind, first_set, resolve_api_key, resolve_base_url, resolve_model
 from .settings import Profile
+from .shown import shown
 
 __all__ = [
     "DEFAULT_NAME",
@@ -163,7 +164,8 @@ def _default_name(
             origin,
             None,
             Problem(
-                f"names no profile {name!r}; use one of: {', '.join(profiles)}", "default_profile"
+                f"names no profile {shown(name)}; use one of: {', '.join(profiles)}",
+                "default_profile",
             ),
         )
     return str(name)
@@ -192,7 +194,7 @@ def _check_profile_fallbacks(
         if target == name:
             problem = Problem("a profile cannot fall back to itself; remove it from the list")
         elif target not in profiles:
-            problem = Problem(f"no profile named {target!r}; known: {', '.join(profiles)}")
+            problem = Problem(f"no profile named {shown(target)}; known: {', '.join(profiles)}")
         else:
             continue
         raise config_error(origin, name, problem.under(f"fallbacks[{index}]"))
@@ -364,11 +366,11 @@ class ProfileStore:
     def _unknown_message(state: _State, name: str) -> str:
         if not state.profiles:
             return (
-                f"no profile {name!r}: no profiles are configured. Create profiles.yaml "
+                f"no profile {shown(name)}: no profiles are configured. Create profiles.yaml "
                 f"(or set {PROFILES_ENV} to its path), set a provider key such as "
                 "OPENAI_API_KEY, or pass provider= to create one at runtime"
             )
-        return f"no profile {name!r}; known profiles: {', '.join(state.profiles)}"
+        return f"no profile {shown(name)}; known profiles: {', '.join(state.profiles)}"
 
     # -- runtime changes
 
@@ -401,7 +403,7 @@ class ProfileStore:
                 if "provider" not in values:
                     providers = ", ".join(p.value for p in Provider)
                     raise LLMConfigError(
-                        f"runtime: no profile {key!r} to update; to create it, "
+                        f"runtime: no profile {shown(key)} to update; to create it, "
                         f"pass provider= (one of: {providers})"
                     )
                 profile = new_profile(key, "runtime", values)

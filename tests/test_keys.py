@@ -316,6 +316,23 @@ def test_a_key_pasted_as_a_profile_or_field_name_is_not_echoed(
     assert key not in str(info.value)
 
 
+def test_a_key_passed_as_a_profile_name_is_not_echoed(fake: FakeProviderServer) -> None:
+    # `context.llm(KEY)`: the key where the profile name goes, on a document with profiles,
+    # with none, as a fallback target and as the default profile's name.
+    key = SWAPPABLE[1]
+    docs: list[dict[str, Any]] = [
+        fake.profiles(),
+        {"profiles": {}},
+        {"profiles": {"p": {"provider": "openai", "fallbacks": [key]}}},
+        {"profiles": {"p": {"provider": "openai"}}, "default_profile": key},
+    ]
+    for doc in docs:
+        with pytest.raises(LLMConfigError) as info:
+            LLMContext(doc).llm(key)
+        assert key not in str(info.value) and "hidden: it may be a key" in str(info.value)
+    assert fake.requests == []
+
+
 # -- 3. profile repr and the CLI mask credentials in a base_url ---------------------------------
 
 CREDENTIAL_URLS = {

@@ -16,9 +16,6 @@ from ..settings import Pricing
 
 __all__ = ["CLIError", "client_for", "context_for", "print_usage", "read_json_arg", "say"]
 
-# Words that mark a header or extra as secret: its value is never printed.
-SENSITIVE_HINTS = ("auth", "key", "token", "secret", "password", "cookie")
-
 
 class CLIError(Exception):
     """A mistake on the command line: printed as one line, exit status 2."""
@@ -70,8 +67,3 @@ def read_file(path: str, what: str) -> str:
         return Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise CLIError(f"{what}: cannot read {path} ({exc.strerror})") from None
-
-
-def is_sensitive(name: str) -> bool:
-    lowered = name.lower()
-    return any(hint in lowered for hint in SENSITIVE_HINTS)

@@ -14,8 +14,8 @@ from typing import Any
 from ..errors import LLMConfigError
 from ..profiles import PROFILES_ENV, ProfileStore, resolve_api_key, resolve_base_url, resolve_model
 from ..settings import Profile, mask_key
-from ..shown import shown_url
-from .common import is_sensitive, say, warn
+from ..shown import sensitive_name, shown_url
+from .common import say, warn
 
 __all__ = ["add_parser"]
 
@@ -133,7 +133,7 @@ def run_list(args: argparse.Namespace) -> int:
 def _masked_map(values: Any) -> str:
     if not values:
         return "-"
-    shown = (f"{k}={'***' if is_sensitive(str(k)) else v}" for k, v in dict(values).items())
+    shown = (f"{k}={'***' if sensitive_name(k) else v}" for k, v in dict(values).items())
     return ", ".join(shown)
 
 
