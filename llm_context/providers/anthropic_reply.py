@@ -20,6 +20,7 @@ from ..streaming import (
 from ..tools import ToolCall, parse_arguments
 from .common import error_message
 from .registry import Provider
+from .reply_checks import expect, optional_str, reading, required_list, tokens
 
 PROVIDER = Provider.ANTHROPIC.value
 
@@ -53,8 +54,8 @@ ERROR_TYPE_STATUS: dict[str, int] = {
 
 def finish_reason(stop_reason: str | None) -> str | None:
     """Our finish reason; an unknown stop reason passes through as it is."""
-    if stop_reason is None:
-        return None
+    if not isinstance(stop_reason, str):
+        return None  # none yet, or not a reason at all
     return FINISH_REASONS.get(stop_reason, stop_reason)
 
 
@@ -66,18 +67,21 @@ def parse_usage(usage: Any, earlier: Any = None) -> Usage:
     input + output is the total and nothing is counted twice.
     """
 
-    def field(name: str) -> Any:
-        value = getattr(usage, name, None)
-        return getattr(earlier, name, None) if value is None else value
+    def field(name: str) -> int | None:
+        value = tokens(usage, name)  # a count of the wrong type is unknown, like a missing one
+        return tokens(earlier, name) if value is None else value
 
     cache_read = field("cache_read_input_tokens")
     prompt = (field("input_tokens") or 0) + (cache_read or 0)
     prompt += field("cache_creation_input_tokens") or 0
-    details = field("output_tokens_details")
+    details = getattr(usage, "output_tokens_details", None)
+    thinking = tokens(details, "thinking_tokens")
+    if thinking is None:
+        thinking = tokens(getattr(earlier, "output_tokens_details", None), "thinking_tokens")
     return make_usage(
         prompt,
         field("output_tokens"),
-        reasoning_tokens=getattr(details, "thinking_tokens", None),
+        reasoning_tokens=thinking,
         cached_input_tokens=cache_read,
     )
 
@@ -97,12 +101,22 @@ def thinking_block(block: Any) -> dict[str, str]:
 
 def parse_response(message: Any) -> ChatResult:
     """A `Message` -> `ChatResult`: text, thinking (as reasoning, and signed in
-    provider_state), tool calls, usage."""
+    provider_state), tool calls, usage. A reply that is no `Message` or has no `content`
+    list raises `LLMServerError` (an empty list is a real, empty answer)."""
+    from anthropic.types import Message
+
+    message = expect(message, Message, PROVIDER)
+    content = required_list(message, "content", PROVIDER)
+    with reading(PROVIDER):
+        return _parse_message(message, content)
+
+
+def _parse_message(message: Any, content: list[Any]) -> ChatResult:
     texts: list[str] = []
     reasoning: list[str] = []
     thinking: list[dict[str, str]] = []
     calls: list[ToolCall] = []
-    for block in message.content:
+    for block in content:
         kind = block.type
         if kind == "text":
             texts.append(block.text)
@@ -120,7 +134,7 @@ def parse_response(message: Any) -> ChatResult:
         parse_usage(message.usage),
         tool_calls=tuple(calls),
         finish_reason=finish_reason(message.stop_reason),
-        model=message.model,
+        model=optional_str(message.model),
         reasoning="".join(reasoning) or None,
         raw=message,
         provider_state=thinking_state(thinking),
@@ -144,7 +158,7 @@ class StreamParser:
     def feed(self, event: Any) -> Iterator[StreamEvent]:
         kind = event.type
         if kind == "message_start":
-            self.model = event.message.model
+            self.model = optional_str(event.message.model)
             self.first_usage = event.message.usage
             self.usage = parse_usage(self.first_usage)
             yield UsageUpdate(self.usage)

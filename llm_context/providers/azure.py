@@ -161,11 +161,12 @@ class ResponsesChat:
         return responses_wire.build_params(request)
 
     def chat(self, request: ChatRequest) -> ChatResult:
-        return responses_wire.parse_response(self.client.responses.create(**self._params(request)))
+        reply = self.client.responses.create(**self._params(request))
+        return responses_wire.parse_response(reply, PROVIDER)
 
     def stream(self, request: ChatRequest) -> Iterator[StreamEvent]:
         events = self.client.responses.create(**self._params(request), stream=True)
-        yield from stream_events(events, responses_wire.parse_event)
+        yield from stream_events(events, responses_wire.parse_event, PROVIDER)
 
 
 class AzureAdapter:
@@ -202,11 +203,11 @@ class AzureAdapter:
         return self.chats.stream(self._deployed(request))
 
     def embed(self, request: EmbedRequest) -> EmbeddingResult:
-        return openai_sdk.embed(self.client, request)
+        return openai_sdk.embed(self.client, request, PROVIDER)
 
     def generate_image(self, request: ImageRequest) -> ImageGenerationResult:
         query = None if self.target.v1 else {"api-version": self.target.image_api_version}
-        return openai_sdk.generate_image(self.client, request, query=query)
+        return openai_sdk.generate_image(self.client, request, query=query, provider=PROVIDER)
 
     def raw_auth(self) -> RawAuth:
         kind, value = self.credential

@@ -26,6 +26,7 @@ from ..streaming import ReasoningDelta, StreamEnd, StreamEvent, TextDelta, ToolC
 from ..tools import ToolCall, ToolChoice, ToolSpec, parse_arguments
 from . import common
 from .openai import EFFORTS as OPENAI_EFFORTS
+from .reply_checks import expect, optional_str, reading, required_list, tokens
 
 __all__ = [
     "FINISH_REASONS",
@@ -241,24 +242,25 @@ def rejects_stream_options(exc: BaseException) -> bool:
 
 
 def parse_usage(usage: Any) -> Usage | None:
-    """`CompletionUsage` -> our usage (None when the server sent none)."""
+    """`CompletionUsage` -> our usage (None when the server sent none); a count missing or
+    of the wrong type is unknown."""
     if usage is None:
         return None
     prompt = getattr(usage, "prompt_tokens_details", None)
     completion = getattr(usage, "completion_tokens_details", None)
     return make_usage(
-        usage.prompt_tokens,
-        usage.completion_tokens,
-        usage.total_tokens,
-        reasoning_tokens=getattr(completion, "reasoning_tokens", None),
-        cached_input_tokens=getattr(prompt, "cached_tokens", None),
+        tokens(usage, "prompt_tokens"),
+        tokens(usage, "completion_tokens"),
+        tokens(usage, "total_tokens"),
+        reasoning_tokens=tokens(completion, "reasoning_tokens"),
+        cached_input_tokens=tokens(prompt, "cached_tokens"),
     )
 
 
 def finish_reason(raw: str | None, has_calls: bool) -> str | None:
     """Our finish reason; a "stop" that carries tool calls is a tool-call stop."""
-    if raw is None:
-        return None
+    if not isinstance(raw, str):
+        return None  # none yet, or not a reason at all
     reason = FINISH_REASONS.get(raw, raw)
     return "tool_calls" if has_calls and reason == "stop" else reason
 
@@ -294,10 +296,17 @@ def _tool_calls(message: Any, provider: str) -> list[ToolCall]:
 
 
 def parse_response(completion: Any, provider: str) -> ChatResult:
-    """A `ChatCompletion` -> `ChatResult` (first choice: text, tool calls, reasoning, usage)."""
-    if not completion.choices:
-        raise LLMServerError(f"{provider} returned a reply without choices", provider=provider)
-    choice = completion.choices[0]
+    """A `ChatCompletion` -> `ChatResult` (first choice: text, tool calls, reasoning, usage);
+    a reply that is no `ChatCompletion` or has no choices raises `LLMServerError`."""
+    from openai.types.chat import ChatCompletion
+
+    completion = expect(completion, ChatCompletion, provider)
+    choices = required_list(completion, "choices", provider, empty_ok=False)
+    with reading(provider):
+        return _parse_choice(completion, choices[0], provider)
+
+
+def _parse_choice(completion: Any, choice: Any, provider: str) -> ChatResult:
     message = choice.message
     calls = _tool_calls(message, provider)
     text = message.content or ""
@@ -309,7 +318,7 @@ def parse_response(completion: Any, provider: str) -> ChatResult:
         parse_usage(completion.usage) or make_usage(),
         tool_calls=tuple(calls),
         finish_reason=reason,
-        model=completion.model,
+        model=optional_str(completion.model),
         reasoning=reasoning_text(message),
         raw=completion,
     )
@@ -348,7 +357,7 @@ def parse_stream(chunks: Iterable[Any]) -> Iterator[StreamEvent]:
     last: Any = None
     for chunk in chunks:
         last = chunk
-        model = getattr(chunk, "model", None) or model
+        model = optional_str(getattr(chunk, "model", None)) or model
         usage = parse_usage(getattr(chunk, "usage", None)) or usage
         for choice in chunk.choices or []:
             if choice.index != 0:

@@ -19,13 +19,13 @@ from ..errors import (
     LLMConnectionError,
     LLMError,
     LLMProviderError,
-    LLMServerError,
     LLMTimeoutError,
     error_for_status,
     retry_after_s,
 )
 from ..stream_stop import after, on_stream_stop
 from ..streaming import StreamEnd
+from .reply_checks import raised_reading_reply, read_events, unreadable
 
 if TYPE_CHECKING:
     from ..streaming import StreamEvent
@@ -66,30 +66,41 @@ def per_call(timeout: float | None, extra_body: Any = None) -> dict[str, Any]:
 
 
 def stream_events(
-    sdk_stream: Any, parse: Callable[[Any], Iterable[StreamEvent]]
+    sdk_stream: Any,
+    parse: Callable[[Any], Iterable[StreamEvent]],
+    provider: str = "the server",
 ) -> Iterator[StreamEvent]:
     """Each item of an SDK stream parsed into our events; the SDK stream is always closed."""
-    return closing_stream(sdk_stream, (event for item in sdk_stream for event in parse(item)))
+    events = (event for item in sdk_stream for event in parse(item))
+    return closing_stream(sdk_stream, events, provider)
 
 
-def closing_stream(sdk_stream: Any, events: Iterable[StreamEvent]) -> Iterator[StreamEvent]:
+def closing_stream(
+    sdk_stream: Any, events: Iterable[StreamEvent], provider: str = "the server"
+) -> Iterator[StreamEvent]:
     """`events` (parsed from `sdk_stream`), closing the SDK stream however iteration ends:
     done, an error, or the caller stopping early (which frees the connection).
+
+    A reply that is no event stream (a JSON or HTML body: no event, and a content type other
+    than `text/event-stream`), or events the parser cannot read, raise `LLMServerError`.
 
     The client stops reading at the terminal event; the rest of the body (the end of the
     chunked response) is read here first, or the SDK would drop the keep-alive connection
     and the next call would pay a new TCP (and TLS) handshake. That read is bounded: a
     server keeping the body open gets its connection shut down instead. While the stream is
     open, an async stream's `aclose` can break a read blocked in another thread."""
-    events = iter(events)
+    events = read_events(events, provider)
     breaker = _breaker(sdk_stream)
     release = _no_release if breaker is None else on_stream_stop(breaker)
-    ended = False
+    ended = seen = False
     try:
         for event in events:
             ended = ended or isinstance(event, StreamEnd)
+            seen = True
             yield event
         ended = False  # the body ended with the events: nothing left to read
+        if not seen:
+            _expect_event_stream(sdk_stream, provider)
     finally:
         if ended and breaker is None:
             # google-genai hides its response (and socket): the end of the body is read in a
@@ -104,6 +115,16 @@ def closing_stream(sdk_stream: Any, events: Iterable[StreamEvent]) -> Iterator[S
             finally:
                 release()  # before the close, which may hand the connection to another call
                 sdk_stream.close()  # openai / anthropic `Stream.close()`; google's `.close()`
+
+
+def _expect_event_stream(sdk_stream: Any, provider: str) -> None:
+    """For a stream that carried no event: a body of another content type was no event stream
+    (the SDKs read JSON or HTML as a stream of no events). Judged only then, so a real stream
+    a server mislabels still works. google-genai hides its response: it reads JSON itself."""
+    headers = getattr(getattr(sdk_stream, "response", None), "headers", None)
+    content_type = str(headers.get("content-type") or "") if isinstance(headers, Mapping) else ""
+    if content_type and "event-stream" not in content_type.lower():
+        raise unreadable(provider, f"expected an event stream, got {content_type}")
 
 
 def _drain(events: Iterator[StreamEvent], hook: Callable[[], None]) -> None:
@@ -209,19 +230,62 @@ def _retry_delay_s(body: Any) -> float | None:
 
 
 @functools.cache
-def _transport_errors() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
-    """(timeout, transport) exception classes of whichever HTTP libraries are installed:
+def _http_errors() -> dict[str, tuple[type[BaseException], ...]]:
+    """The exception classes of whichever HTTP libraries are installed, by httpx name:
     `httpx2` for the current SDKs, `httpx` for google-genai 2.x; neither is required."""
-    timeouts: list[type[BaseException]] = []
-    transports: list[type[BaseException]] = []
-    for name in ("httpx2", "httpx"):
+    names = (
+        "RequestError",
+        "TransportError",
+        "TimeoutException",
+        "DecodingError",
+        "TooManyRedirects",
+    )
+    found: dict[str, list[type[BaseException]]] = {name: [] for name in names}
+    for module_name in ("httpx2", "httpx"):
         try:
-            module = importlib.import_module(name)
+            module = importlib.import_module(module_name)
         except ImportError:
             continue
-        timeouts.append(module.TimeoutException)
-        transports.append(module.TransportError)
-    return tuple(timeouts), tuple(transports)
+        for name in found:
+            cls = getattr(module, name, None)
+            if isinstance(cls, type) and issubclass(cls, BaseException):
+                found[name].append(cls)
+    return {name: tuple(classes) for name, classes in found.items()}
+
+
+def _request_error(exc: BaseException) -> BaseException | None:
+    """The HTTP library's `RequestError` behind `exc`: itself (google-genai lets them through)
+    or the cause of a Stainless `APIConnectionError` (which wraps every one alike)."""
+    requests = _http_errors()["RequestError"]
+    if isinstance(exc, requests):
+        return exc
+    cause = exc.__cause__
+    if type(exc).__name__ == "APIConnectionError" and isinstance(cause, requests):
+        return cause
+    return None
+
+
+def _request_failure(
+    cause: BaseException, provider: str, local_url: str | None
+) -> LLMProviderError | None:
+    """Our error for the `RequestError`s that are no network failure: a body that does not
+    decode (a bad content-encoding) is an unreadable reply, a redirect loop says so. The
+    rest of the class (connect, read, protocol errors) is left to the transport mapping."""
+    errors = _http_errors()
+    name = type(cause).__name__
+    if isinstance(cause, errors["DecodingError"]) or name == "SSEError":
+        return unreadable(provider, f"the body did not decode ({name}: {cause})")
+    if isinstance(cause, errors["TooManyRedirects"]):
+        where = f" at {local_url}" if local_url else ""
+        return LLMConnectionError(
+            f"could not reach {provider}{where}: the server redirected too many times (a "
+            "redirect loop); check the profile's base_url",
+            provider=provider,
+        )
+    if not isinstance(cause, errors["TransportError"]):
+        # A RequestError this library version does not know yet: still the way there.
+        return LLMConnectionError(f"could not reach {provider}: {name}: {cause}", provider=provider)
+    return None
 
 
 def map_sdk_error(
@@ -236,7 +300,12 @@ def map_sdk_error(
         return exc
     if isinstance(exc.__cause__, LLMError) and type(exc).__name__ == "APIConnectionError":
         return exc.__cause__  # ours, raised in an HTTP client hook and wrapped by the SDK
-    timeouts, transports = _transport_errors()
+    cause = _request_error(exc)
+    failure = None if cause is None else _request_failure(cause, provider, local_url)
+    if failure is not None:
+        return failure
+    errors = _http_errors()
+    timeouts, transports = errors["TimeoutException"], errors["TransportError"]
     name = type(exc).__name__
     status = getattr(exc, "status_code", None)
     if status is None:
@@ -247,7 +316,7 @@ def map_sdk_error(
         )
     if isinstance(status, int) and status >= 400:
         return _status_error(exc, provider, status)
-    if isinstance(exc, timeouts) or name in ("APITimeoutError",):
+    if isinstance(exc, timeouts) or isinstance(cause, timeouts) or name == "APITimeoutError":
         return LLMTimeoutError(f"{provider} did not answer in time ({name})", provider=provider)
     if isinstance(exc, transports) or name == "APIConnectionError":
         if local_url is not None:
@@ -257,9 +326,11 @@ def map_sdk_error(
                 provider=provider,
             )
         return LLMConnectionError(f"could not reach {provider}: {exc}", provider=provider)
-    unreadable = ("APIResponseValidationError", "UnknownApiResponseError")
-    if name in unreadable or isinstance(exc, json.JSONDecodeError):
-        return LLMServerError(
-            f"{provider} sent a reply that could not be read: {exc}", provider=provider
-        )
+    unreadable_names = ("APIResponseValidationError", "UnknownApiResponseError")
+    if name in unreadable_names or isinstance(exc, json.JSONDecodeError):
+        return unreadable(provider, str(exc))
+    if raised_reading_reply(exc):
+        # An SDK tripped over the reply while turning it into objects (google-genai does that
+        # inside `generate_content`): as unreadable as a body that is not JSON.
+        return unreadable(provider, f"{name}: {exc}")
     return exc

@@ -32,6 +32,7 @@ from ..results import (
 )
 from .google_reply import parse_usage
 from .google_request import PROVIDER, http_options
+from .reply_checks import described, expect, reading, tokens, unreadable
 
 __all__ = ["embed", "generate_image", "is_imagen"]
 
@@ -59,15 +60,14 @@ def embed(client: genai.Client, request: EmbedRequest) -> EmbeddingResult:
         output_dimensionality=request.dimensions, http_options=http_options(request.timeout)
     )
     reply = client.models.embed_content(model=request.model, contents=contents, config=config)
-    vectors = [list(e.values or []) for e in reply.embeddings or []]
+    reply = expect(reply, types.EmbedContentResponse, PROVIDER)
+    with reading(PROVIDER):
+        vectors = [list(e.values or []) for e in reply.embeddings or []]
     if len(vectors) != len(request.texts):
-        raise LLMServerError(
-            f"google returned {len(vectors)} embeddings for {len(request.texts)} texts",
-            provider=PROVIDER,
-        )
+        raise unreadable(PROVIDER, f"{len(vectors)} embeddings for {len(request.texts)} texts")
     # google-genai 2.x has no `usage_metadata` on embedding replies: no usage then.
     meta = getattr(reply, "usage_metadata", None)
-    usage = make_usage(getattr(meta, "prompt_token_count", None), 0)
+    usage = make_usage(tokens(meta, "prompt_token_count"), 0)
     return EmbeddingResult(vectors, usage, request.model)
 
 
@@ -141,21 +141,34 @@ def _gemini_image(client: genai.Client, request: ImageRequest) -> ImageGeneratio
         reply = client.models.generate_content(
             model=request.model, contents=contents, config=config
         )
+        reply = expect(reply, types.GenerateContentResponse, PROVIDER)
         replies.append(reply)
-        usage = add_usage(usage, parse_usage(reply.usage_metadata))
-        content = reply.candidates[0].content if reply.candidates else None
-        for part in (content.parts if content is not None else None) or []:
-            blob = part.inline_data
-            if blob is not None and (blob.mime_type or "").startswith("image/"):
-                image = _image(blob.data, blob.mime_type)
-                if image is not None:
-                    images.append(image)
+        with reading(PROVIDER):
+            usage = add_usage(usage, parse_usage(reply.usage_metadata))
+            images.extend(_images_of(reply))
     if not images:
         raise _no_images(replies[-1])
     return ImageGenerationResult(images, usage, request.model, replies)
 
 
-def _no_images(reply: Any) -> LLMBadRequestError:
+def _images_of(reply: types.GenerateContentResponse) -> list[GeneratedImage]:
+    content = reply.candidates[0].content if reply.candidates else None
+    images: list[GeneratedImage] = []
+    for part in (content.parts if content is not None else None) or []:
+        blob = part.inline_data
+        if blob is not None and (blob.mime_type or "").startswith("image/"):
+            image = _image(blob.data, blob.mime_type)
+            if image is not None:
+                images.append(image)
+    return images
+
+
+def _no_images(reply: Any) -> LLMBadRequestError | LLMServerError:
+    """Why no image came: a refusal (finish or block reason) is the caller's to change; a
+    reply with neither candidates nor a block reason is unreadable."""
+    blocked = getattr(reply.prompt_feedback, "block_reason", None)
+    if not reply.candidates and blocked is None:
+        return unreadable(PROVIDER, "the reply has no candidates (and no block reason)")
     candidates = reply.candidates or []
     reason = candidates[0].finish_reason if candidates else None
     blocked = getattr(reply.prompt_feedback, "block_reason", None)
@@ -187,15 +200,18 @@ def _imagen(client: genai.Client, request: ImageRequest) -> ImageGenerationResul
     reply = client.models._api_client.request(
         "post", f"{path}:predict", body, http_options(request.timeout)
     )
-    payload: Mapping[str, Any] = json.loads(reply.body) if reply.body else {}
-    predictions = payload.get("predictions") or []
-    images = [
-        image
-        for p in predictions
-        if (image := _image(p.get("bytesBase64Encoded"), p.get("mimeType"))) is not None
-    ]
+    with reading(PROVIDER):
+        payload = json.loads(reply.body) if reply.body else {}
+        if not isinstance(payload, Mapping):
+            raise unreadable(PROVIDER, f"expected a JSON object, got {described(payload)}")
+        predictions = payload.get("predictions") or []
+        images = [
+            image
+            for p in predictions
+            if (image := _image(p.get("bytesBase64Encoded"), p.get("mimeType"))) is not None
+        ]
+        reasons = [str(p["raiFilteredReason"]) for p in predictions if p.get("raiFilteredReason")]
     if not images:
-        reasons = [p["raiFilteredReason"] for p in predictions if p.get("raiFilteredReason")]
         raise LLMBadRequestError(
             "google returned no image: " + ("; ".join(reasons) or "empty prediction list"),
             provider=PROVIDER,

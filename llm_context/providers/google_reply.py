@@ -7,7 +7,9 @@ Decisions documented here:
   includes tool-use prompt tokens, so input + output = Gemini's `total_token_count`.
 - A prompt blocked before any candidate (`prompt_feedback.block_reason`) is not an exception:
   the result has empty text and finish_reason "content_filter", like a filtered answer, and
-  `.raw` holds the feedback.
+  `.raw` holds the feedback. A reply with neither candidates nor a block reason (`{}`, or a
+  body that is no object, which the SDK reads as an empty reply) is unreadable:
+  `LLMServerError`, retried like any.
 - Thought parts (`thought: true`) are reasoning, never answer text.
 - A stream is complete only when a chunk carries a finish reason; one that ends without it is
   cut (the client raises `LLMStreamError`).
@@ -19,10 +21,14 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from google.genai import types
+
 from ..results import ChatResult, Usage, make_usage
 from ..streaming import ReasoningDelta, StreamEnd, StreamEvent, TextDelta, ToolCallDelta
 from ..tools import ToolCall
 from .google_ids import mint_call_id
+from .google_request import PROVIDER
+from .reply_checks import expect, optional_str, reading, tokens, unreadable
 
 __all__ = ["FINISH_REASONS", "StreamParser", "finish_reason", "parse_response", "parse_usage"]
 
@@ -58,15 +64,17 @@ def parse_usage(meta: Any) -> Usage:
     """`usage_metadata` -> our usage dict (see the module doc for what counts where)."""
     if meta is None:
         return make_usage()
-    thoughts = meta.thoughts_token_count
-    prompt = (meta.prompt_token_count or 0) + (meta.tool_use_prompt_token_count or 0)
-    output = (meta.candidates_token_count or 0) + (thoughts or 0)
+    thoughts = tokens(meta, "thoughts_token_count")
+    prompt = (tokens(meta, "prompt_token_count") or 0) + (
+        tokens(meta, "tool_use_prompt_token_count") or 0
+    )
+    output = (tokens(meta, "candidates_token_count") or 0) + (thoughts or 0)
     return make_usage(
         prompt,
         output,
-        meta.total_token_count,
+        tokens(meta, "total_token_count"),
         reasoning_tokens=thoughts,
-        cached_input_tokens=meta.cached_content_token_count,
+        cached_input_tokens=tokens(meta, "cached_content_token_count"),
     )
 
 
@@ -113,8 +121,22 @@ class _Parts:
                 yield ReasoningDelta(part.text) if part.thought else TextDelta(part.text)
 
 
+def _blocked(response: Any) -> bool:
+    """The prompt was blocked before any candidate (a filtered answer, not a broken reply)."""
+    return getattr(getattr(response, "prompt_feedback", None), "block_reason", None) is not None
+
+
 def parse_response(response: Any) -> ChatResult:
-    """A `GenerateContentResponse` -> `ChatResult` (text, reasoning, tool calls, usage)."""
+    """A `GenerateContentResponse` -> `ChatResult` (text, reasoning, tool calls, usage); a
+    reply with neither candidates nor a block reason raises `LLMServerError`."""
+    response = expect(response, types.GenerateContentResponse, PROVIDER)
+    if not response.candidates and not _blocked(response):
+        raise unreadable(PROVIDER, "the reply has no candidates (and no block reason)")
+    with reading(PROVIDER):
+        return _parse_response(response)
+
+
+def _parse_response(response: Any) -> ChatResult:
     texts: list[str] = []
     reasoning: list[str] = []
     calls: list[ToolCall] = []
@@ -130,14 +152,13 @@ def parse_response(response: Any) -> ChatResult:
     if candidates:
         reason = finish_reason(candidates[0].finish_reason, bool(calls))
     else:
-        blocked = getattr(response.prompt_feedback, "block_reason", None)
-        reason = "content_filter" if blocked is not None else "error"
+        reason = "content_filter"  # blocked: parse_response let nothing else through
     return ChatResult(
         "".join(texts),
         parse_usage(response.usage_metadata),
         tool_calls=tuple(calls),
         finish_reason=reason,
-        model=response.model_version,
+        model=optional_str(response.model_version),
         reasoning="".join(reasoning) or None,
         raw=response,
     )
@@ -151,15 +172,20 @@ class StreamParser:
         self._usage: Any = None
 
     def feed(self, chunk: Any) -> Iterator[StreamEvent]:
+        chunk = expect(chunk, types.GenerateContentResponse, PROVIDER)
+        candidates = chunk.candidates
+        if not candidates and chunk.usage_metadata is None and chunk.prompt_feedback is None:
+            # `{}` (or a body that is no object, read by the SDK as one): nothing a chunk carries.
+            raise unreadable(PROVIDER, "a stream chunk has no candidates, usage or feedback")
         yield from self._parts.events(chunk)
         if chunk.usage_metadata is not None:
             self._usage = chunk.usage_metadata
-        candidates = chunk.candidates
         reason = candidates[0].finish_reason if candidates else None
         if reason is not None:
             final = finish_reason(reason, self._parts.calls > 0)
-        elif not candidates and getattr(chunk.prompt_feedback, "block_reason", None) is not None:
+        elif not candidates and _blocked(chunk):
             final = "content_filter"
         else:
             return
-        yield StreamEnd(final, parse_usage(self._usage), chunk.model_version, chunk)
+        model = optional_str(chunk.model_version)
+        yield StreamEnd(final, parse_usage(self._usage), model, chunk)

@@ -22,6 +22,9 @@ from . import common, openai_sdk
 from .base import RawAuth
 from .common import map_sdk_error, stream_events
 from .registry import Provider
+from .reply_checks import expect, optional_str, reading, required_list, tokens
+
+PROVIDER = Provider.OPENAI.value
 
 # Our effort scale -> the Responses API's (it has no "max").
 EFFORTS = {
@@ -150,16 +153,17 @@ def build_params(request: ChatRequest) -> dict[str, Any]:
 
 
 def parse_usage(usage: Any) -> Usage:
+    """The reply's usage; a count missing or of the wrong type is unknown."""
     if usage is None:
         return make_usage()
     inp = getattr(usage, "input_tokens_details", None)
     out = getattr(usage, "output_tokens_details", None)
     return make_usage(
-        usage.input_tokens,
-        usage.output_tokens,
-        usage.total_tokens,
-        reasoning_tokens=getattr(out, "reasoning_tokens", None),
-        cached_input_tokens=getattr(inp, "cached_tokens", None),
+        tokens(usage, "input_tokens"),
+        tokens(usage, "output_tokens"),
+        tokens(usage, "total_tokens"),
+        reasoning_tokens=tokens(out, "reasoning_tokens"),
+        cached_input_tokens=tokens(inp, "cached_tokens"),
     )
 
 
@@ -181,12 +185,22 @@ def finish_reason(response: Any) -> str:
     return "tool_calls" if has_calls else "stop"
 
 
-def parse_response(response: Any) -> ChatResult:
-    """A `Response` -> `ChatResult` (text, tool calls, reasoning summary, usage)."""
+def parse_response(response: Any, provider: str = PROVIDER) -> ChatResult:
+    """A `Response` -> `ChatResult` (text, tool calls, reasoning summary, usage); a reply that
+    is no `Response` or has no `output` list raises `LLMServerError`."""
+    from openai.types.responses import Response
+
+    response = expect(response, Response, provider)
+    required_list(response, "output", provider)
+    with reading(provider):
+        return _parse_response(response)
+
+
+def _parse_response(response: Any) -> ChatResult:
     texts: list[str] = []
     reasoning: list[str] = []
     calls: list[ToolCall] = []
-    for item in response.output or []:
+    for item in response.output:
         kind = getattr(item, "type", None)
         if kind == "message":
             for part in item.content or []:
@@ -207,7 +221,7 @@ def parse_response(response: Any) -> ChatResult:
         parse_usage(response.usage),
         tool_calls=tuple(calls),
         finish_reason=finish_reason(response),
-        model=response.model,
+        model=optional_str(response.model),
         reasoning="".join(reasoning) or None,
         raw=response,
     )
@@ -229,7 +243,7 @@ def parse_event(event: Any) -> Iterator[StreamEvent]:
         yield StreamEnd(
             finish_reason(response),
             parse_usage(response.usage),
-            response.model,
+            optional_str(response.model),
             response,
         )
     elif kind == "response.failed":
@@ -270,13 +284,13 @@ class OpenAIAdapter:
 
     def stream(self, request: ChatRequest) -> Iterator[StreamEvent]:
         events = self.client.responses.create(**build_params(request), stream=True)
-        yield from stream_events(events, parse_event)
+        yield from stream_events(events, parse_event, self.provider)
 
     def embed(self, request: EmbedRequest) -> EmbeddingResult:
-        return openai_sdk.embed(self.client, request)
+        return openai_sdk.embed(self.client, request, self.provider)
 
     def generate_image(self, request: ImageRequest) -> ImageGenerationResult:
-        return openai_sdk.generate_image(self.client, request)
+        return openai_sdk.generate_image(self.client, request, provider=self.provider)
 
     def raw_auth(self) -> RawAuth:
         return openai_sdk.bearer_auth(self.profile)

@@ -68,7 +68,7 @@ class CompletionsChat:
 
     def stream(self, request: ChatRequest) -> Iterator[StreamEvent]:
         chunks = self._open(build_params(request, self.dialect, self.provider, stream=True))
-        yield from closing_stream(chunks, parse_stream(chunks))
+        yield from closing_stream(chunks, parse_stream(chunks), self.provider)
 
     def _open(self, params: dict[str, Any]) -> Any:
         try:
@@ -107,7 +107,7 @@ class ChatCompletionsAdapter:
         return self.completions.stream(request)
 
     def embed(self, request: EmbedRequest) -> EmbeddingResult:
-        return openai_sdk.embed(self.client, request)
+        return openai_sdk.embed(self.client, request, self.provider)
 
     def generate_image(self, request: ImageRequest) -> ImageGenerationResult:
         raise LLMUnsupportedFeatureError(

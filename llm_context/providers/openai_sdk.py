@@ -14,6 +14,7 @@ from ..settings import Profile
 from . import common, redirects
 from .base import RawAuth
 from .common import map_sdk_error, sdk_timeout
+from .reply_checks import expect, optional_str, reading, required_list, tokens, unreadable
 
 if TYPE_CHECKING:
     import openai
@@ -49,20 +50,41 @@ def make_client(profile: Profile, **extra: Any) -> openai.OpenAI:
     return protected(openai.OpenAI(base_url=profile.base_url, **kwargs, **extra), profile)
 
 
-def embed(client: openai.OpenAI, request: EmbedRequest) -> EmbeddingResult:
+def embed(
+    client: openai.OpenAI, request: EmbedRequest, provider: str = "openai"
+) -> EmbeddingResult:
     """`POST /embeddings` for one batch; vectors in input order."""
     kwargs: dict[str, Any] = {"model": request.model, "input": list(request.texts)}
     if request.dimensions is not None:
         kwargs["dimensions"] = request.dimensions
     reply = client.embeddings.create(**kwargs, **common.per_call(request.timeout))
-    vectors = [list(item.embedding) for item in sorted(reply.data, key=lambda d: d.index)]
-    usage = getattr(reply, "usage", None)
-    prompt = getattr(usage, "prompt_tokens", 0) or 0
-    return EmbeddingResult(vectors, make_usage(prompt, 0), reply.model)
+    return parse_embeddings(reply, len(request.texts), provider)
+
+
+def parse_embeddings(reply: Any, count: int, provider: str) -> EmbeddingResult:
+    """A `CreateEmbeddingResponse` -> `EmbeddingResult`: one vector per text, in input order;
+    anything else (no `data`, a count that does not match) raises `LLMServerError`."""
+    from openai.types import CreateEmbeddingResponse
+
+    reply = expect(reply, CreateEmbeddingResponse, provider)
+    data = required_list(reply, "data", provider)
+    with reading(provider):
+        # By `index` when every item has one (the API's promise), else as they came.
+        indexed = all(type(getattr(item, "index", None)) is int for item in data)
+        items = sorted(data, key=lambda item: item.index) if indexed else data
+        vectors = [list(item.embedding) for item in items]
+    if len(vectors) != count:
+        raise unreadable(provider, f"{len(vectors)} embeddings for {count} texts")
+    usage = make_usage(tokens(getattr(reply, "usage", None), "prompt_tokens"), 0)
+    return EmbeddingResult(vectors, usage, optional_str(reply.model))
 
 
 def generate_image(
-    client: openai.OpenAI, request: ImageRequest, *, query: Mapping[str, str] | None = None
+    client: openai.OpenAI,
+    request: ImageRequest,
+    *,
+    query: Mapping[str, str] | None = None,
+    provider: str = "openai",
 ) -> ImageGenerationResult:
     """`POST /images/generations`, or `/images/edits` when input images are given.
 
@@ -84,18 +106,28 @@ def generate_image(
         reply = client.images.edit(image=files, **kwargs, **options)
     else:
         reply = client.images.generate(**kwargs, **options)
-    images = [
-        GeneratedImage(
-            b64_json=item.b64_json,
-            url=item.url,
-            media_type=f"image/{getattr(reply, 'output_format', None) or 'png'}",
-            revised_prompt=item.revised_prompt,
-        )
-        for item in reply.data or []
-    ]
+    return parse_images(reply, request.model, provider)
+
+
+def parse_images(reply: Any, model: str, provider: str) -> ImageGenerationResult:
+    """An `ImagesResponse` -> `ImageGenerationResult`; a reply without images (or an image
+    with neither data nor a URL) raises `LLMServerError`: refusals come as HTTP 400."""
+    from openai.types import ImagesResponse
+
+    reply = expect(reply, ImagesResponse, provider)
+    data = required_list(reply, "data", provider, empty_ok=False)
+    media_type = f"image/{optional_str(getattr(reply, 'output_format', None)) or 'png'}"
+    images: list[GeneratedImage] = []
+    for item in data:
+        b64 = optional_str(getattr(item, "b64_json", None))
+        url = optional_str(getattr(item, "url", None))
+        if b64 is None and url is None:
+            raise unreadable(provider, "an image with neither b64_json nor url")
+        revised = optional_str(getattr(item, "revised_prompt", None))
+        images.append(GeneratedImage(b64, url, media_type, revised))
     u = getattr(reply, "usage", None)
-    usage = make_usage(getattr(u, "input_tokens", 0), getattr(u, "output_tokens", 0)) if u else {}
-    return ImageGenerationResult(images, usage, request.model, reply)
+    usage = make_usage(tokens(u, "input_tokens"), tokens(u, "output_tokens")) if u else {}
+    return ImageGenerationResult(images, usage, model, reply)
 
 
 def bearer_auth(profile: Profile) -> RawAuth:
