@@ -12,9 +12,12 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .common import CLIError, say
+
+if TYPE_CHECKING:
+    from ..testing.routing import RecordedRequest
 
 __all__ = ["add_parser", "main", "serve"]
 
@@ -24,6 +27,8 @@ DESCRIPTION = """\
 Run the fake provider server on 127.0.0.1 until Ctrl-C: every provider's API, answering
 with defaults (or the --reply texts first), no key, no network. It prints the URL and
 each provider's base URL; --write-profiles writes a profiles.yaml pointed at it.
+GET /_fake/requests lists what it received (JSON, keys masked); --log-requests prints a
+line per request on stderr.
 
 examples:
   python -m llm_context.testing --write-profiles fake-profiles.yaml
@@ -62,6 +67,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         help="answer the next request with TEXT (repeatable, in order; then the defaults)",
     )
+    parser.add_argument(
+        "--log-requests",
+        action="store_true",
+        help="print one line per request received on stderr (keys masked)",
+    )
 
 
 def _extra_profiles(pairs: Sequence[str]) -> dict[str, Any]:
@@ -98,14 +108,17 @@ def serve(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
     import yaml
 
     from ..testing import FakeProviderServer, Reply
+    from ..testing.server import REQUESTS_PATH
 
     stop = stop or threading.Event()
-    with FakeProviderServer(port=args.port) as fake:
+    log = _log_request if args.log_requests else None
+    with FakeProviderServer(port=args.port, on_request=log) as fake:
         profiles = fake.profiles(args.default_profile, **_extra_profiles(args.extra_profiles))
         fake.script(*(Reply(text) for text in args.reply))
         say(f"fake provider server on {fake.url}")
         for name, profile in profiles["profiles"].items():
             say(f"  {name:<11} {profile['provider']:<11} {profile['base_url']}")
+        say(f"requests received: GET {fake.url}{REQUESTS_PATH}")
         if args.write_profiles:
             path = Path(args.write_profiles)
             path.write_text(yaml.safe_dump(profiles, sort_keys=False), encoding="utf-8")
@@ -116,6 +129,12 @@ def serve(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
             while not stop.wait(0.5):  # a timed wait: Ctrl-C interrupts it on every platform
                 pass
     return 0
+
+
+def _log_request(request: RecordedRequest) -> None:
+    """`--log-requests`: one line on stderr, written at once (lines of threads never mix)."""
+    sys.stderr.write(f"fake-server: {request.log_line()}\n")
+    sys.stderr.flush()
 
 
 @contextlib.contextmanager

@@ -18,6 +18,8 @@ from typing import Any, TypeVar
 from .script import Reply, ScriptItem
 
 __all__ = [
+    "CREDENTIAL_HEADERS",
+    "CREDENTIAL_QUERY",
     "Exchange",
     "RecordedRequest",
     "Route",
@@ -30,6 +32,11 @@ T = TypeVar("T")
 
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+# Where clients put keys: never shown by the request log or `GET /_fake/requests`.
+CREDENTIAL_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "x-goog-api-key"})
+CREDENTIAL_QUERY = frozenset({"key"})
+MASK = "***"
 
 
 def dumps(obj: Any) -> bytes:
@@ -52,6 +59,55 @@ class RecordedRequest:
     endpoint: str
     stream: bool = False
     request_id: str = ""
+
+    def masked(self) -> dict[str, Any]:
+        """The request as JSON-ready data, credentials masked (what `GET /_fake/requests`
+        lists): id, method, path, query, provider, endpoint, stream, headers and JSON body."""
+        return {
+            "request_id": self.request_id,
+            "method": self.method,
+            "path": self.path,
+            "query": _masked(self.query, CREDENTIAL_QUERY),
+            "provider": self.provider,
+            "endpoint": self.endpoint,
+            "stream": self.stream,
+            "headers": _masked(self.headers, CREDENTIAL_HEADERS),
+            "json": self.json if _is_json(self.json) else None,
+        }
+
+    def log_line(self) -> str:
+        """One line for a request log, credentials masked: id, method, path with query,
+        provider and endpoint, the model asked for, and which credentials came."""
+        query = "&".join(f"{k}={v}" for k, v in _masked(self.query, CREDENTIAL_QUERY).items())
+        parts = [self.request_id, self.method, self.path + (f"?{query}" if query else "")]
+        parts += ["->", self.provider, self.endpoint + (" (stream)" if self.stream else "")]
+        model = self.json.get("model") if isinstance(self.json, dict) else None
+        if isinstance(model, str):
+            parts.append(f"model={model}")
+        creds = {k: v for k, v in self.headers.items() if k in CREDENTIAL_HEADERS}
+        parts += [f"{k}={v}" for k, v in _masked(creds, CREDENTIAL_HEADERS).items()]
+        return " ".join(parts)
+
+
+def _masked(values: Mapping[str, str], secret_names: frozenset[str]) -> dict[str, str]:
+    """`values` with the named ones masked; an auth scheme such as "Bearer" stays readable."""
+    out: dict[str, str] = {}
+    for name, value in values.items():
+        if name.lower() not in secret_names:
+            out[name] = value
+            continue
+        scheme, sep, _ = value.partition(" ")
+        out[name] = f"{scheme} {MASK}" if sep and scheme.isalpha() else MASK
+    return out
+
+
+def _is_json(value: Any) -> bool:
+    """True when `value` serialises as JSON (a multipart form's dict does; bytes do not)."""
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def json_stream_flag(request: RecordedRequest) -> bool:

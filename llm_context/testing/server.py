@@ -32,7 +32,10 @@ from .defaults import IMAGE_ASSET_PATH, TINY_PNG
 from .routing import Exchange, RecordedRequest, Route, StreamCut, dumps
 from .script import EmbeddingReply, Fault, ImageReply, Reply, ScriptItem
 
-__all__ = ["FAST_RETRY", "ROUTES", "FakeProviderServer"]
+__all__ = ["FAST_RETRY", "REQUESTS_PATH", "ROUTES", "FakeProviderServer"]
+
+REQUESTS_PATH = "/_fake/requests"
+"""`GET` it for what the server received: a JSON list, credentials masked. Not recorded."""
 
 FAST_RETRY: dict[str, float] = {"initial_backoff_s": 0.001, "max_backoff_s": 0.001}
 """A profile's `retry` settings for tests: retries happen at once, never after a real backoff."""
@@ -127,10 +130,14 @@ class FakeProviderServer:
         host: str = "127.0.0.1",
         port: int = 0,
         record_limit: int | None = None,
+        on_request: Callable[[RecordedRequest], object] | None = None,
     ) -> None:
         """`routes` replaces the built-in table; `port` 0 picks a free one; `record_limit`
-        keeps only the newest N recorded requests (long benchmarks need not hold every body)."""
+        keeps only the newest N recorded requests (long benchmarks need not hold every body);
+        `on_request` is called with each request as it is recorded (in the server's thread),
+        e.g. to log it: `on_request=lambda r: print(r.log_line())`."""
         self.routes: tuple[Route, ...] = tuple(ROUTES if routes is None else routes)
+        self.on_request = on_request
         self._host = host
         self._port = port
         self._lock = threading.Lock()
@@ -453,6 +460,9 @@ class _Handler(BaseHTTPRequestHandler):
         fake = self.server.fake
         body = self._read_body()
         split = urlsplit(self.path)
+        if self.command == "GET" and split.path == REQUESTS_PATH:
+            self._send_recorded()
+            return
         headers = {name.lower(): value for name, value in self.headers.items()}
         route, params, mounted = fake._find(self.command, split.path)
         recorded = RecordedRequest(
@@ -468,6 +478,11 @@ class _Handler(BaseHTTPRequestHandler):
         if route is not None and route.streams(recorded):
             recorded = replace(recorded, stream=True)
         seq, recorded, item = fake._admit(recorded, consume=route is not None and route.consumes)
+        if fake.on_request is not None:
+            try:
+                fake.on_request(recorded)
+            except Exception:  # a broken logger must not break the answer
+                fake._note_error(traceback.format_exc())
         extra = item.all_headers if isinstance(item, Fault) else getattr(item, "headers", {})
         exchange = Exchange(
             request=recorded,
@@ -489,6 +504,15 @@ class _Handler(BaseHTTPRequestHandler):
                 exchange.send_error(500, "fake server: the handler crashed; see fake.errors")
             else:
                 self.close_connection = True  # cannot repair a half-sent response
+
+    def _send_recorded(self) -> None:
+        """`GET /_fake/requests`: every recorded request, oldest first, credentials masked."""
+        data = dumps([request.masked() for request in self.server.fake.requests])
+        head = (
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+            f"content-length: {len(data)}\r\n\r\n"
+        )
+        self.wfile.write(head.encode("latin-1") + data)
 
     def _answer(self, exchange: Exchange, route: Route | None, item: ScriptItem | None) -> None:
         if route is None:
