@@ -166,6 +166,17 @@ def test_unreadable_reply_then_a_good_one(
     assert len(fake.requests) == 2
 
 
+@pytest.mark.parametrize("kind", ["html", "json-list", "json-number"])
+def test_imagen_unreadable_reply_is_a_server_error(
+    twice: LLMContext, fake: FakeProviderServer, kind: str
+) -> None:
+    fake.script(UNREADABLE[kind])
+    with pytest.raises(LLMServerError, match="could not be read"):
+        twice.llm("google").generate_image_sync(
+            "a cat", model="imagen-4.0-generate-001", retry=ONCE
+        )
+
+
 def test_the_message_names_what_was_expected_and_hides_the_key(
     twice: LLMContext, fake: FakeProviderServer
 ) -> None:
