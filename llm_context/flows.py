@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import LLMInputError, LLMOutputError
-from .messages import Message, TextPart, decode_image_data_url
+from .images import (
+    decode_image_data_url,
+    image_bytes_type,
+    image_filename,
+    is_url,
+    read_image_file,
+)
+from .messages import Message, TextPart
 from .metering import Operation, Tally, metered
 from .options import ChatPlan
 from .providers.base import Feature
@@ -24,6 +31,7 @@ from .request import ChatRequest, EmbedRequest, ImageRequest, InputImage
 from .results import ChatResult, EmbeddingResult, ImageGenerationResult, add_usage
 from .retry import RetryPolicy, apply_retry_override, check_retry_override
 from .steps import Acquire, Call, Permit, Steps, is_cancellation
+from .text_check import check_text
 
 if TYPE_CHECKING:
     from .client import LLMClient
@@ -193,6 +201,8 @@ def embed_flow(
     for i, text in enumerate(items):
         if not isinstance(text, str) or not text:
             raise LLMInputError(f"texts[{i}] must be a non-empty string")
+        if not text.isascii():
+            check_text(text, f"texts[{i}]")
     if dimensions is not None and (
         isinstance(dimensions, bool) or not isinstance(dimensions, int) or dimensions < 1
     ):
@@ -228,31 +238,32 @@ def embed_flow(
 
 
 def input_image(i: int, image: Any) -> InputImage:
-    """An image to edit: bytes, a file path or a data URL."""
+    """An image to edit: bytes, a file path or a data URL, checked to be a real image (the
+    media type comes from the bytes, never from the file name)."""
+    where = f"input_images[{i}]"
     if isinstance(image, InputImage):
+        image_bytes_type(image.data, where=where, declared=image.media_type)
         return image
-    if isinstance(image, (bytes, bytearray)):
-        return InputImage(bytes(image))
-    if isinstance(image, str) and image.startswith("data:"):
-        return _data_url_image(i, image)
-    if isinstance(image, (str, Path)):
-        path = Path(image)
-        if not path.is_file():
-            raise LLMInputError(f"input_images[{i}]: no such file {str(path)!r}")
-        suffix = path.suffix.lower().lstrip(".") or "png"
-        media = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}.get(
-            suffix, "image/png"
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        data = bytes(image)
+        media = image_bytes_type(data, where=where)
+        return InputImage(data, media, image_filename(f"image{i}", media))
+    if is_url(image):
+        raise LLMInputError(
+            f"{where}: image URLs are not accepted for edits (the provider needs the bytes); "
+            "download the image and pass its bytes or a file path"
         )
-        return InputImage(path.read_bytes(), media, path.name)
+    if isinstance(image, str) and image.startswith("data:"):
+        media, data = decode_image_data_url(image, where=where)
+        return InputImage(data, media, image_filename(f"image{i}", media))
+    if isinstance(image, (str, Path)):
+        if isinstance(image, str) and not image.isascii():
+            check_text(image, where)
+        media, data = read_image_file(image, where=where)
+        return InputImage(data, media, image_filename(Path(image).stem or f"image{i}", media))
     raise LLMInputError(
-        f"input_images[{i}] must be bytes, a file path or a data URL, got {type(image).__name__}"
+        f"{where} must be bytes, a file path or a data URL, got {type(image).__name__}"
     )
-
-
-def _data_url_image(i: int, url: str) -> InputImage:
-    """A `data:image/...;base64,...` URL, checked like an image part of a message."""
-    media, data = decode_image_data_url(url, where=f"input_images[{i}]")
-    return InputImage(data, media, f"image{i}.{media.split('/')[-1]}")
 
 
 def image_flow(
@@ -270,6 +281,7 @@ def image_flow(
     """Validate, then generate (or edit) images, metered."""
     if not isinstance(prompt, str) or not prompt:
         raise LLMInputError("prompt must be a non-empty string")
+    check_text(prompt, "prompt")
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 10:
         raise LLMInputError("n must be an int from 1 to 10")
     seconds = check_timeout(timeout)

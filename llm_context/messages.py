@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 from .errors import LLMInputError
+from .images import decode_image_data_url
+from .text_check import check_text, check_tree
 from .tools import ToolCall, parse_arguments
 
-__all__ = ["ImagePart", "Message", "Part", "Role", "TextPart", "normalize_messages"]
+__all__ = [
+    "ImagePart",
+    "Message",
+    "Part",
+    "Role",
+    "TextPart",
+    "decode_image_data_url",
+    "normalize_messages",
+]
 
 Role = Literal["system", "developer", "user", "assistant", "tool"]
 ROLES: tuple[str, ...] = get_args(Role)
@@ -89,8 +98,13 @@ def _image_part(i: int, j: int, raw: Mapping[str, Any]) -> ImagePart:
             "'image_url': {'url': 'https://...' or 'data:image/png;base64,...'}}"
         )
     if url.startswith("data:"):
-        decode_image_data_url(url, where=f"{_where(i)}.content[{j}]")
-    elif not url.startswith(("https://", "http://")):
+        # The bytes decide the type: a declared type they contradict is refused.
+        media, _ = decode_image_data_url(url, where=f"{_where(i)}.content[{j}]")
+        if not url.startswith(f"data:{media};"):  # an alias such as image/jpg: send the name
+            url = f"data:{media};base64,{url.partition(',')[2]}"
+    elif url.startswith(("https://", "http://")):
+        check_text(url, f"{_where(i)}.content[{j}]")
+    else:
         raise LLMInputError(
             f"{_where(i)}.content[{j}]: image URL must be https://, http:// or a data: URL, "
             f"got {url[:40]!r}"
@@ -100,23 +114,12 @@ def _image_part(i: int, j: int, raw: Mapping[str, Any]) -> ImagePart:
     return ImagePart(url, detail)
 
 
-def decode_image_data_url(url: str, *, where: str) -> tuple[str, bytes]:
-    """The media type and bytes of a `data:image/...;base64,...` URL; `LLMInputError`
-    naming `where` for anything else."""
-    header, sep, payload = url.partition(",")
-    media = header[5:].split(";", 1)[0]
-    if not sep or ";base64" not in header or not media.startswith("image/"):
-        raise LLMInputError(f"{where}: a data URL must look like 'data:image/png;base64,<data>'")
-    try:
-        return media, base64.b64decode(payload, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise LLMInputError(f"{where}: the data URL's payload is not valid base64") from exc
-
-
 def _parts(i: int, role: str, content: Any) -> tuple[Part, ...]:
     if content is None:
         return ()
     if isinstance(content, str):
+        if not content.isascii():  # O(1): the usual ASCII text builds no error location
+            check_text(content, f"{_where(i)}.content")
         # An empty tool result is a real answer; an empty prompt is a mistake.
         return (TextPart(content),) if content or role == "tool" else ()
     if isinstance(content, (bytes, Mapping)) or not isinstance(content, Sequence):
@@ -126,6 +129,8 @@ def _parts(i: int, role: str, content: Any) -> tuple[Part, ...]:
     parts: list[Part] = []
     for j, raw in enumerate(content):
         if isinstance(raw, str):
+            if not raw.isascii():
+                check_text(raw, f"{_where(i)}.content[{j}]")
             if raw or role == "tool":
                 parts.append(TextPart(raw))
             continue
@@ -136,6 +141,8 @@ def _parts(i: int, role: str, content: Any) -> tuple[Part, ...]:
             text = raw.get("text")
             if not isinstance(text, str):
                 raise LLMInputError(f"{_where(i)}.content[{j}]: a text part needs a string 'text'")
+            if not text.isascii():
+                check_text(text, f"{_where(i)}.content[{j}]")
             if text or role == "tool":  # an empty text part carries nothing; APIs reject it
                 parts.append(TextPart(text))
         elif kind == "image_url":
@@ -149,6 +156,14 @@ def _parts(i: int, role: str, content: Any) -> tuple[Part, ...]:
     return tuple(parts)
 
 
+def _check_call(i: int, j: int, call_id: str, name: str, arguments: Any) -> None:
+    where = f"{_where(i)}.tool_calls[{j}]"
+    check_text(call_id, f"{where}.id")
+    check_text(name, f"{where}.function.name")
+    # Decoded arguments: a JSON escape like "\ud800" becomes a lone surrogate here.
+    check_tree(arguments, f"{where}.function.arguments")
+
+
 def _tool_calls(i: int, raw: Any) -> tuple[ToolCall, ...]:
     if raw is None:
         return ()
@@ -157,6 +172,7 @@ def _tool_calls(i: int, raw: Any) -> tuple[ToolCall, ...]:
     calls: list[ToolCall] = []
     for j, call in enumerate(raw):
         if isinstance(call, ToolCall):
+            _check_call(i, j, call.id, call.name, call.arguments)
             calls.append(call)
             continue
         fn = call.get("function") if isinstance(call, Mapping) else None
@@ -170,7 +186,9 @@ def _tool_calls(i: int, raw: Any) -> tuple[ToolCall, ...]:
             raise LLMInputError(
                 f"{_where(i)}.tool_calls[{j}] needs a string 'id' and function name"
             )
-        calls.append(ToolCall(call_id, name, parse_arguments(fn.get("arguments"), tool_name=name)))
+        arguments = parse_arguments(fn.get("arguments"), tool_name=name)
+        _check_call(i, j, call_id, name, arguments)
+        calls.append(ToolCall(call_id, name, arguments))
     return tuple(calls)
 
 
@@ -211,13 +229,18 @@ def normalize_messages(messages: Any) -> tuple[Message, ...]:
                     f"{_where(i)}: a tool message needs 'tool_call_id' "
                     "(the id of the call it answers)"
                 )
+            if not tool_call_id.isascii():
+                check_text(tool_call_id, f"{_where(i)}.tool_call_id")
         elif tool_call_id is not None:
             raise LLMInputError(f"{_where(i)}: only tool messages carry tool_call_id")
         if not parts and not calls and role != "assistant":
             raise LLMInputError(f"{_where(i)}: content is missing or empty")
         name = raw.get("name")
-        if name is not None and not isinstance(name, str):
-            raise LLMInputError(f"{_where(i)}: name must be a string")
+        if name is not None:
+            if not isinstance(name, str):
+                raise LLMInputError(f"{_where(i)}: name must be a string")
+            if not name.isascii():
+                check_text(name, f"{_where(i)}.name")
         state = raw.get("provider_state") or {}
         if not isinstance(state, Mapping) or (state and role != "assistant"):
             raise LLMInputError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import pickle
 import subprocess
 import sys
@@ -22,9 +23,14 @@ from llm_context import (
     Provider,
 )
 from llm_context.testing import FakeProviderServer, Reply
+from llm_context.testing.defaults import TINY_PNG
 
 HELLO = [{"role": "user", "content": "Hello"}]
 SECRET = "sk-proj-SUPERSECRETKEY1234567890abcdef"
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
 
 
 def test_chat_result_is_a_real_two_tuple() -> None:
@@ -292,11 +298,12 @@ def test_input_images_as_data_urls(ctx: LLMContext, fake: FakeProviderServer) ->
     }
     for url, message in bad.items():
         with pytest.raises(LLMInputError, match=rf"input_images\[1\]: .*{message}"):
-            llm.generate_image_sync("edit", input_images=[b"png", url])
+            llm.generate_image_sync("edit", input_images=[TINY_PNG, url])
     assert fake.requests == []
-    llm.generate_image_sync("edit", input_images=["data:image/webp;base64,aGk="])
+    webp = b"RIFF\x0c\x00\x00\x00WEBPVP8 "  # the signature is what counts
+    llm.generate_image_sync("edit", input_images=[f"data:image/webp;base64,{b64(webp)}"])
     [sent] = fake.requests
-    image = {"filename": "image0.webp", "content_type": "image/webp", "size": 2}
+    image = {"filename": "image0.webp", "content_type": "image/webp", "size": len(webp)}
     assert sent.json["image[]"] == image
 
 

@@ -29,8 +29,9 @@ from .conftest import GOOGLE_SPLITS_STREAM_ON, built_providers, make_context
 
 text = st.text(max_size=30)
 nonempty = st.text(min_size=1, max_size=30)
-png_data_url = st.binary(min_size=1, max_size=24).map(
-    lambda b: "data:image/png;base64," + base64.b64encode(b).decode()
+# A PNG signature and any bytes after it: images are checked by their bytes.
+png_data_url = st.binary(max_size=24).map(
+    lambda b: "data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\n" + b).decode()
 )
 image_url = st.one_of(
     png_data_url, st.from_regex(r"https://[a-z]{1,10}\.test/[a-z0-9]{0,8}", fullmatch=True)

@@ -8,6 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..errors import LLMInputError
+from ..images import image_filename, read_image_file, sniff_image_type
+from ..request import InputImage
 from .common import CLIError, client_for, print_usage, read_json_arg, say
 
 __all__ = ["add_parsers"]
@@ -35,7 +38,7 @@ JSON reply (or the text, when it is not JSON).
 
 examples:
   llm-context raw GET /models
-  llm-context raw -p claude GET /v1/models --param limit=5
+  llm-context raw -p claude GET /models --param limit=5
   llm-context raw POST /embeddings --json '{"model": "text-embedding-3-small", "input": "hi"}'
   llm-context raw POST /responses --json @request.json
 """
@@ -86,7 +89,9 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
         formatter_class=raw_format,
     )
     raw.add_argument("method", type=str.upper, help="GET, POST, PUT, PATCH, DELETE or HEAD")
-    raw.add_argument("path", help="a path under the base URL (/models) or a full https:// URL")
+    raw.add_argument(
+        "path", help="a path under the versioned API root (/models) or a full https:// URL"
+    )
     raw.add_argument("--json", metavar="BODY", help="a JSON body, inline or @file.json")
     raw.add_argument(
         "--param", action="append", default=[], metavar="NAME=VALUE", help="a query parameter"
@@ -138,7 +143,7 @@ def run_image(args: argparse.Namespace) -> int:
     opts: dict[str, Any] = {"model": args.model, "n": args.n, "size": args.size}
     opts["quality"] = args.quality
     if args.input:
-        opts["input_images"] = args.input
+        opts["input_images"] = [_input_image(path) for path in args.input]
     result = llm.generate_image_sync(args.prompt, **opts)
     for image, target in zip(result.images, _targets(args.output, len(result.images)), strict=True):
         try:
@@ -152,6 +157,15 @@ def run_image(args: argparse.Namespace) -> int:
     return 0
 
 
+def _input_image(path: str) -> InputImage:
+    """An `--input` file, checked to be an image before anything is paid for."""
+    try:
+        media, data = read_image_file(path, where=f"--input {path}")
+    except LLMInputError as exc:
+        raise CLIError(str(exc)) from None
+    return InputImage(data, media, image_filename(Path(path).stem or "image", media))
+
+
 def _download(url: str, timeout: float | None) -> bytes:
     """A URL-only image. Plain `requests`, not `raw`: the provider's key must not go along."""
     import requests
@@ -163,6 +177,12 @@ def _download(url: str, timeout: float | None) -> bytes:
         raise CLIError(
             f"could not download the image from {url.split('?')[0]}: {type(exc).__name__}"
         ) from None
+    # An error page served with 200 must not be saved as `out.png`.
+    if sniff_image_type(response.content) is None:
+        raise CLIError(
+            f"the download from {url.split('?')[0]} is not an image (not PNG, JPEG, GIF or "
+            "WebP); nothing was saved"
+        )
     return response.content
 
 

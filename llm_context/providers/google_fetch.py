@@ -11,7 +11,8 @@
   second DNS lookup a rebinding server could answer differently). A profile opts in with
   `extras: {allow_private_image_urls: true}` (any address) or a list of addresses / networks
   (`["10.1.2.0/24", "127.0.0.1"]`) for internal image hosts.
-- Capped at `MAX_IMAGE_BYTES`, `image/*` only, with a timeout; a failed download is an
+- Capped at `MAX_IMAGE_BYTES`, with a timeout; only real images (PNG, JPEG, GIF, WebP by
+  their bytes, whose signature also gives the media type); a failed download is an
   `LLMInputError` before any model call.
 """
 
@@ -27,6 +28,7 @@ from urllib.parse import urlsplit
 import httpx2
 
 from ..errors import LLMConfigError, LLMInputError
+from ..images import sniff_image_type
 from ..messages import ImagePart, Message
 from .google_request import FILES_API_PREFIX, PROVIDER, FetchedImage
 
@@ -39,6 +41,8 @@ CACHE_ENTRIES = 32
 CACHE_BYTES = 64 * 1024 * 1024
 ALLOW_PRIVATE = "allow_private_image_urls"  # the profile extras key that opts in
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# Content types that say nothing about the bytes: the signature decides.
+_UNTYPED = frozenset({"application/octet-stream", "binary/octet-stream"})
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -210,20 +214,29 @@ class ImageFetcher:
                 f"could not fetch the image at {where}: HTTP {response.status_code}",
                 provider=PROVIDER,
             )
-        media = response.headers.get("content-type", "").split(";")[0].strip().lower()
-        if not media.startswith("image/"):
+        declared = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if declared and not declared.startswith("image/") and declared not in _UNTYPED:
             raise LLMInputError(
-                f"the URL {where} is not an image (content type {media or 'missing'!r})",
+                f"the URL {where} is not an image (content type {declared!r}); pass the URL "
+                "of a PNG, JPEG, GIF or WebP image",
                 provider=PROVIDER,
             )
-        declared = response.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+        length = response.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_bytes:
             raise self._too_large(where)
         data = bytearray()
         for chunk in response.iter_bytes():
             data.extend(chunk)
             if len(data) > self.max_bytes:
                 raise self._too_large(where)
+        # The bytes decide the type: servers mislabel images (and octet-stream says nothing).
+        media = sniff_image_type(data)
+        if media is None:
+            raise LLMInputError(
+                f"the URL {where} did not return an image (its bytes are not PNG, JPEG, GIF "
+                "or WebP); pass the URL of a real image",
+                provider=PROVIDER,
+            )
         return FetchedImage(media, bytes(data))
 
     def _too_large(self, where: str) -> LLMInputError:
