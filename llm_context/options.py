@@ -19,6 +19,8 @@ from .providers.registry import SUBSTITUTES, ProviderSpec
 from .request import ChatRequest, OutputSpec, ReasoningEffort
 from .retry import check_retry_override
 from .structured import build_output_spec, json_instruction
+from .suggest import did_you_mean
+from .text_check import check_text, check_tree
 from .tools import normalize_tool_choice, normalize_tools
 
 log = logging.getLogger("llm_context")
@@ -38,6 +40,45 @@ _KNOWN = {
     "repair_attempts",
     "retry",
     *_PASSTHROUGH,
+}
+# Named parameters of chat(): a typo of one lands in **kw.
+_NAMED = (
+    "reasoning_effort",
+    "max_output_tokens",
+    "output_format",
+    "json_schema",
+    "schema_name",
+    "strict_schema",
+    "validate_json",
+    "fail_on_unsupported",
+)
+_JSON_HINT = (
+    "use output_format='json_object' for any JSON object, or output_format='json_schema' "
+    "with json_schema=<dict or Pydantic model>"
+)
+_SYSTEM_HINT = (
+    "put {'role': 'system', 'content': ...} first in messages "
+    "(or use complete_sync(prompt, system=...))"
+)
+# Other SDKs' names for our options.
+_ALIASES = {
+    "max_tokens": "use max_output_tokens=",
+    "max_completion_tokens": "use max_output_tokens=",
+    "max_new_tokens": "use max_output_tokens=",
+    "system": _SYSTEM_HINT,
+    "system_prompt": _SYSTEM_HINT,
+    "system_instruction": _SYSTEM_HINT,
+    "instructions": _SYSTEM_HINT,
+    "response_format": _JSON_HINT,
+    "response_schema": "use json_schema= (with output_format='json_schema')",
+    "schema": "use json_schema= (with output_format='json_schema')",
+    "functions": "use tools=",
+    "function_call": "use tool_choice=",
+    "stop_sequences": "use stop=",
+    "effort": "use reasoning_effort=",
+    "reasoning": "use reasoning_effort=",
+    "stream": "use stream_sync(...) or chat_stream_sync(...) to stream",
+    "messages": "pass the messages as the first argument",
 }
 
 
@@ -70,8 +111,11 @@ def _stop(value: Any) -> tuple[str, ...]:
         return ()
     if isinstance(value, str):
         if value:
+            check_text(value, "stop")
             return (value,)
     elif isinstance(value, Sequence) and all(isinstance(s, str) and s for s in value):
+        for i, text in enumerate(value):
+            check_text(text, f"stop[{i}]")
         return tuple(value)
     raise LLMInputError("stop must be a string or a list of non-empty strings")
 
@@ -88,6 +132,19 @@ def _unsupported(
         )
     log.warning(
         "%s does not support %s (model %s): %s", spec.provider.value, feature.value, model, fallback
+    )
+
+
+def _unknown_options(unknown: list[str]) -> LLMInputError:
+    """Each unknown option with a hint: its name here, or the closest known name."""
+    valid = (*_NAMED, *sorted(_KNOWN))
+    described = []
+    for name in unknown:
+        hint = did_you_mean(name, valid, _ALIASES)
+        described.append(f"{name!r} ({hint})" if hint else repr(name))
+    return LLMInputError(
+        f"unknown chat option(s): {', '.join(described)}. Known: {', '.join(valid)}; "
+        "provider-specific request fields go in extra_body={...}"
     )
 
 
@@ -113,13 +170,8 @@ def build_chat_plan(
     kw: Mapping[str, Any],
 ) -> ChatPlan:
     """Validate every option and the messages; check features; nothing is sent here."""
-    unknown = sorted(set(kw) - _KNOWN)
-    if unknown:
-        raise LLMInputError(
-            f"unknown chat option(s): {', '.join(unknown)}. Known: "
-            "reasoning_effort, max_output_tokens, output_format, json_schema, schema_name, "
-            f"strict_schema, validate_json, fail_on_unsupported, {', '.join(sorted(_KNOWN))}"
-        )
+    if not _KNOWN.issuperset(kw):
+        raise _unknown_options(sorted(set(kw) - _KNOWN))
     msgs = normalize_messages(messages)
     model = kw.get("model", default_model)
     if not isinstance(model, str) or not model:
@@ -135,6 +187,10 @@ def build_chat_plan(
             f"reasoning_effort must be one of {', '.join(_EFFORTS)}, got {reasoning_effort!r}"
         )
     tools = normalize_tools(kw.get("tools"))
+    for i, tool in enumerate(tools):
+        # One walk; the error's path reads tools[i].name / .description / .parameters....
+        fields = {"name": tool.name, "description": tool.description, "parameters": tool.parameters}
+        check_tree(fields, f"tools[{i}]")
     tool_choice = normalize_tool_choice(kw.get("tool_choice"), tools)
     parallel = kw.get("parallel_tool_calls")
     if parallel is not None and not isinstance(parallel, bool):
