@@ -15,12 +15,22 @@ ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "
 
 @dataclass(frozen=True)
 class OutputSpec:
-    """JSON output: `json_object` (any JSON object) or `json_schema` (with `schema`)."""
+    """JSON output: `json_object` (any JSON object) or `json_schema` (with `schema`).
+
+    `schema` is what is sent (the strict transform when `strict`); `user_schema` is the
+    caller's schema as given, which replies are validated against (None: `schema`).
+    """
 
     kind: Literal["json_object", "json_schema"]
     schema: Mapping[str, Any] | None = None
     name: str = "output"
     strict: bool = True
+    user_schema: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def reply_schema(self) -> Mapping[str, Any] | None:
+        """The schema a reply must satisfy: the caller's own."""
+        return self.user_schema if self.user_schema is not None else self.schema
 
 
 @dataclass(frozen=True)

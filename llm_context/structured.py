@@ -12,6 +12,7 @@ from typing import Any
 
 from .errors import LLMInputError, LLMOutputError
 from .request import OutputSpec
+from .text_check import check_tree
 
 __all__ = [
     "build_output_spec",
@@ -81,10 +82,11 @@ def build_output_spec(
     if not isinstance(schema_name, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", schema_name):
         raise LLMInputError("schema_name must be 1-64 letters, digits, '_' or '-'")
     schema, model_cls = _schema_from(json_schema)
+    check_tree(schema, "json_schema")
     _check_schema(schema)
-    if strict_schema_flag:
-        schema = strict_schema(schema)
-    return OutputSpec("json_schema", schema, schema_name, strict_schema_flag), model_cls
+    sent = strict_schema(schema) if strict_schema_flag else schema
+    # Replies are checked against the caller's schema; the strict transform is only sent.
+    return OutputSpec("json_schema", sent, schema_name, strict_schema_flag, schema), model_cls
 
 
 def strict_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
@@ -176,11 +178,83 @@ def _validator(schema_json: str) -> Any:
     return cls(schema)
 
 
+def _errors(validator: Any, value: Any) -> list[str]:
+    errors = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
+    return [f"{'/'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message}" for e in errors]
+
+
+def _resolve(schema: Any, root: Mapping[str, Any]) -> Any:
+    """A local `$ref` (`#/$defs/Name`, as Pydantic writes them) followed, else `schema`."""
+    for _ in range(32):  # a ref chain, never a cycle
+        ref = schema.get("$ref") if isinstance(schema, dict) else None
+        if not isinstance(ref, str) or not ref.startswith("#/"):
+            return schema
+        node: Any = root
+        for step in ref[2:].split("/"):
+            node = node.get(step) if isinstance(node, Mapping) else None
+        schema = node
+    return schema
+
+
+def _drop_strict_nulls(value: Any, schema: Any, root: Mapping[str, Any], validator: Any) -> Any:
+    """`value` without the nulls strict mode put for optional properties the caller's schema
+    does not let be null: strict mode's way of saying "left out"."""
+    schema = _resolve(schema, root)
+    if not isinstance(schema, dict):
+        return value
+    if isinstance(value, list) and "items" in schema:
+        return [_drop_strict_nulls(v, schema["items"], root, validator) for v in value]
+    if not isinstance(value, dict):
+        return value
+    props = schema.get("properties")
+    if not isinstance(props, dict):
+        branches = schema.get("anyOf") or schema.get("oneOf") or ()
+        for branch in branches:  # e.g. Optional[Model]: the branch that describes an object
+            if isinstance(_resolve(branch, root), dict) and "properties" in _resolve(branch, root):
+                return _drop_strict_nulls(value, branch, root, validator)
+        return value
+    required = set(schema.get("required", ()))
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        sub = props.get(key)
+        if sub is None:
+            out[key] = item
+        elif item is None and key not in required:
+            if validator.evolve(schema=sub).is_valid(None):
+                out[key] = item  # the caller's schema allows null: keep what was said
+        else:
+            out[key] = _drop_strict_nulls(item, sub, root, validator)
+    return out
+
+
+def _check(value: Any, spec: OutputSpec, text: str) -> Any:
+    """`value` checked against the caller's schema (strict mode's nulls for left-out optional
+    properties forgiven); the value that passed, or `LLMOutputError`."""
+    schema = spec.reply_schema
+    if schema is None:
+        return value
+    validator = _validator(json.dumps(schema, sort_keys=True))
+    details = _errors(validator, value)
+    if details and spec.strict and spec.user_schema is not None:
+        cleaned = _drop_strict_nulls(value, schema, schema, validator)
+        if cleaned != value and not _errors(validator, cleaned):
+            return cleaned
+    if details:
+        raise LLMOutputError(
+            "the reply does not match the JSON schema: " + "; ".join(details[:5]),
+            text=text,
+            errors=details,
+        )
+    return value
+
+
 def parse_reply(text: str, spec: OutputSpec, *, validate: bool, model_cls: type[Any] | None) -> Any:
     """The decoded (and checked) JSON of a reply; raises `LLMOutputError` with the details.
 
-    With `validate=False` nothing raises: the decoded JSON as it is, or None when the reply
-    holds none (the text is still on the result).
+    The reply is checked against the caller's own schema (and the Pydantic model built from
+    it), not the strict transform that was sent: what the caller's schema accepts is
+    accepted. With `validate=False` nothing raises: the decoded JSON as it is, or None when
+    the reply holds none (the text is still on the result).
     """
     if not validate:
         try:
@@ -192,19 +266,7 @@ def parse_reply(text: str, spec: OutputSpec, *, validate: bool, model_cls: type[
         raise LLMOutputError(
             "the reply is JSON but not an object", text=text, errors=["expected a JSON object"]
         )
-    if spec.schema is not None:
-        validator = _validator(json.dumps(spec.schema, sort_keys=True))
-        errors = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
-        if errors:
-            details = [
-                f"{'/'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message}"
-                for e in errors
-            ]
-            raise LLMOutputError(
-                "the reply does not match the JSON schema: " + "; ".join(details[:5]),
-                text=text,
-                errors=details,
-            )
+    value = _check(value, spec, text)
     if model_cls is not None:
         try:
             return model_cls.model_validate(value)
