@@ -26,15 +26,33 @@ _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 
 
 def build_url(auth: RawAuth, path: str | None, url: str | None) -> str:
-    """`url` as given, or `path` joined to the provider's base URL."""
+    """`url` as given, or `path` under the provider's versioned API root.
+
+    The root is the same level on every provider (`.../v1`, Gemini's `.../v1beta`, Azure's
+    `.../openai` or `.../openai/v1`), so `path="/models"` lists models everywhere. A path
+    that starts with the root's last segment (`/v1/messages` on `.../v1`) is not doubled.
+    """
     if (path is None) == (url is None):
         raise LLMInputError("raw() takes exactly one of path='/models' or url='https://...'")
     if url is not None:
-        if urlsplit(url).scheme not in ("http", "https"):
-            raise LLMInputError(f"raw() url must be http(s), got {url[:40]!r}")
+        if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
+            raise LLMInputError(f"raw() url must be http(s), got {str(url)[:40]!r}")
         return url
-    assert path is not None
-    return auth.base_url.rstrip("/") + "/" + path.lstrip("/")
+    if not isinstance(path, str) or not path.strip("/"):
+        raise LLMInputError(
+            f"raw() path must be a non-empty string such as '/models', got {str(path)[:40]!r}"
+        )
+    if "://" in path or path.startswith("//"):
+        raise LLMInputError(
+            "raw() path is relative to the provider's API root (path='/models'); "
+            "pass a full address as url='https://...' instead"
+        )
+    root = auth.base_url.rstrip("/")
+    relative = "/" + path.lstrip("/")  # 'models' and '/models' mean the same
+    last = "/" + urlsplit(root).path.rstrip("/").rsplit("/", 1)[-1]
+    if last != "/" and (relative == last or relative.startswith(last + "/")):
+        relative = relative[len(last) :] or "/"
+    return root + relative
 
 
 def _origin(url: str) -> tuple[str, str | None, int | None]:

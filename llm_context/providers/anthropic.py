@@ -66,7 +66,8 @@ class AnthropicAdapter:
         headers = {**self.profile.headers, "anthropic-version": version}
         if self.profile.api_key:
             headers["x-api-key"] = self.profile.api_key
-        return RawAuth(str(self.client.base_url).rstrip("/"), headers, {})
+        # The SDK's base URL has no version (it calls /v1/messages): raw paths start at /v1.
+        return RawAuth(str(self.client.base_url).rstrip("/") + "/v1", headers, {})
 
     def map_error(self, exc: BaseException) -> BaseException:
         if isinstance(exc, anthropic.APIStatusError) and exc.status_code < 400:
