@@ -149,6 +149,11 @@ class LLMContext:
         }
         with self._lock:
             current = store.update(name, **given) if given else store.get(name)
+            if provider is not None and model is None and current.model is None:
+                # A provider named without a model means that provider's default model.
+                default = current.spec.default_model
+                if default is not None:
+                    current = store.update(name, model=default)
             client = self._clients.get(name)
             if client is None or client.profile is not current:
                 if client is not None:
