@@ -176,6 +176,7 @@ def build_chat_plan(
     model = kw.get("model", default_model)
     if not isinstance(model, str) or not model:
         raise LLMInputError(f"model must be a non-empty string, got {model!r}")
+    check_text(model, "model")
     if max_output_tokens is not None and (
         isinstance(max_output_tokens, bool)
         or not isinstance(max_output_tokens, int)
@@ -200,6 +201,7 @@ def build_chat_plan(
     extra = kw.get("extra_body") or {}
     if not isinstance(extra, Mapping):
         raise LLMInputError("extra_body must be a dict of provider-specific request fields")
+    check_tree(extra, "extra_body")
     repair = kw.get("repair_attempts", profile_repair_attempts)
     if isinstance(repair, bool) or not isinstance(repair, int) or repair < 0:
         raise LLMInputError(f"repair_attempts must be an int >= 0, got {repair!r}")

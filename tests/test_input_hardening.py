@@ -252,6 +252,8 @@ UNENCODABLE: dict[str, tuple[dict[str, Any], str]] = {
         r"json_schema\.properties\.city\.description",
     ),
     "stop": ({"stop": ["END", BAD]}, r"stop\[1\]"),
+    "model": ({"model": f"m{BAD}"}, r"model"),
+    "extra_body": ({"extra_body": {"metadata": {"tag": BAD}}}, r"extra_body\.metadata\.tag"),
 }
 
 
