@@ -49,6 +49,7 @@ _SHORTEST = 4  # `redact` ignores shorter secrets: they would mangle ordinary wo
 
 _lock = threading.Lock()
 _owned: dict[int, tuple[str, ...]] = {}
+_dead: list[int] = []  # tokens of SDK clients gone since the last protect()
 _ids = itertools.count()
 _secrets: tuple[str, ...] = ()
 _seen_loggers = -1  # size of the logger registry at the last walk (loggers are never removed)
@@ -100,15 +101,18 @@ def protect(owner: object, secrets: Iterable[str | None]) -> None:
         token = next(_ids)
         with _lock:
             _owned[token] = kept
+            while _dead:
+                _owned.pop(_dead.pop(), None)
             _refresh()
         weakref.finalize(owner, _forget, token)
     install()
 
 
 def _forget(token: int) -> None:
-    with _lock:
-        _owned.pop(token, None)
-        _refresh()
+    # A finalizer runs inside any allocation of any thread, this one's too, even while it
+    # holds `_lock`: so it only queues (a list append is atomic) and the next `protect`
+    # drops the dead client's secrets. Until then they are scrubbed a little longer.
+    _dead.append(token)
 
 
 def _refresh() -> None:

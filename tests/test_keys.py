@@ -444,3 +444,33 @@ def test_the_filter_costs_nothing_while_those_loggers_are_quiet(
     # No record was made for those loggers, so their filter never ran: logging checks the
     # level before it builds a record, and calls filters only for records it emits.
     assert [n for n in made if n.split(".")[0] in LOGGERS] == []
+
+
+def test_clients_collected_while_secrets_are_registered_do_not_deadlock() -> None:
+    # A dead SDK client's finalizer may run inside any allocation, including those made
+    # while the registry's lock is held by the same thread; it must never wait on that lock.
+    import gc
+    import threading
+
+    from llm_context.log_redaction import known_secrets, protect
+
+    class Owner:
+        def __init__(self) -> None:
+            self.me = self  # a cycle: only the garbage collector frees it, at any allocation
+
+    def churn() -> None:
+        for i in range(300):
+            protect(Owner(), [f"churn-secret-{i:04d}-abcdefgh"])
+
+    old = gc.get_threshold()
+    gc.set_threshold(1)  # collect at nearly every allocation: finalizers run mid-update
+    try:
+        worker = threading.Thread(target=churn, daemon=True)
+        worker.start()
+        worker.join(timeout=60)
+    finally:
+        gc.set_threshold(*old)
+    assert not worker.is_alive(), "protect() deadlocked on a finalizer"
+    gc.collect()
+    protect(Owner(), ["last-secret-0123456789"])  # the next registration drops the dead ones
+    assert "churn-secret-0000-abcdefgh" not in known_secrets()
