@@ -167,6 +167,8 @@ class LLMClient:
         except LLMError as exc:
             self._scrub(exc)
             raise
+        except StopIteration:
+            raise  # a stream's end (its reader asks through here), not a failure
         except Exception as exc:
             mapped = self.adapter().map_error(exc)
             if not isinstance(mapped, LLMError):

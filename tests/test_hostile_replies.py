@@ -485,17 +485,12 @@ def _mutate(template: Fault, data: st.DataObject) -> Fault:
     return Fault(200, raw_body="\n\n".join(blocks) + "\n\n", content_type=template.content_type)
 
 
-# client._guard (5f75c2b) wraps the StopIteration that ends a cut stream in its catch-all:
-# not a reply-reading failure; pinned by the strict xfail below until client.py lets it pass.
-CUT_STREAM_BUG = "unexpected StopIteration"
-
-
 def _unmapped(exc: BaseException) -> bool:
     """True when `exc` or its causes is the client's plain LLMProviderError for an unmapped
     exception (every mapped provider error is one of its subclasses)."""
     for _ in range(8):
         if type(exc) is LLMProviderError:
-            return CUT_STREAM_BUG not in str(exc)
+            return True
         if exc.__cause__ is None:
             return False
         exc = exc.__cause__
@@ -535,11 +530,11 @@ def test_no_foreign_exception_escapes_a_mutated_reply(
         ctx.close()
 
 
-@pytest.mark.xfail(strict=True, reason="client._guard wraps a cut stream's StopIteration")
 def test_a_stream_cut_after_text_is_no_unexpected_error(
     twice: LLMContext, fake: FakeProviderServer
 ) -> None:
     fake.script(Reply(deltas=("one ", "two"), cut_after=1))
     with pytest.raises(LLMStreamError) as info:
         "".join(twice.llm("openai").stream_sync(HELLO))
-    assert CUT_STREAM_BUG not in str(info.value)
+    assert "unexpected StopIteration" not in str(info.value)
+    assert info.value.partial_text == "one "
