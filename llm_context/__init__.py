@@ -20,7 +20,16 @@ if TYPE_CHECKING:
 
     from .client import LLMClient
     from .clock import Clock, FakeClock
+    from .config.settings import Profile
     from .context import LLMContext, context
+    from .contract.results import (
+        ChatResult,
+        EmbeddingResult,
+        GeneratedImage,
+        ImageGenerationResult,
+        Usage,
+    )
+    from .contract.tools import ToolCall
     from .errors import (
         LLMAuthenticationError,
         LLMBadRequestError,
@@ -40,25 +49,22 @@ if TYPE_CHECKING:
     from .metering import UsageRecord, UsageReport
     from .providers.base import Feature
     from .providers.registry import Provider
-    from .results import ChatResult, EmbeddingResult, GeneratedImage, ImageGenerationResult, Usage
-    from .settings import Profile
-    from .stream import AsyncChatStream, ChatStream
+    from .streams.handles import AsyncChatStream, ChatStream
     from .tool_loop import ToolLoopLimitError, ToolLoopResult
-    from .tools import ToolCall
 
 __version__ = "0.1.0"
 
 # Public name -> the submodule defining it (imported on first access).
 _LAZY = {
-    "AsyncChatStream": ".stream",
-    "ChatResult": ".results",
-    "ChatStream": ".stream",
+    "AsyncChatStream": ".streams.handles",
+    "ChatResult": ".contract.results",
+    "ChatStream": ".streams.handles",
     "Clock": ".clock",
-    "EmbeddingResult": ".results",
+    "EmbeddingResult": ".contract.results",
     "FakeClock": ".clock",
     "Feature": ".providers.base",
-    "GeneratedImage": ".results",
-    "ImageGenerationResult": ".results",
+    "GeneratedImage": ".contract.results",
+    "ImageGenerationResult": ".contract.results",
     "LLMAuthenticationError": ".errors",
     "LLMBadRequestError": ".errors",
     "LLMClient": ".client",
@@ -74,12 +80,12 @@ _LAZY = {
     "LLMStreamError": ".errors",
     "LLMTimeoutError": ".errors",
     "LLMUnsupportedFeatureError": ".errors",
-    "Profile": ".settings",
+    "Profile": ".config.settings",
     "Provider": ".providers.registry",
-    "ToolCall": ".tools",
+    "ToolCall": ".contract.tools",
     "ToolLoopLimitError": ".tool_loop",
     "ToolLoopResult": ".tool_loop",
-    "Usage": ".results",
+    "Usage": ".contract.results",
     "UsageRecord": ".metering",
     "UsageReport": ".metering",
     "context": ".context",

@@ -21,27 +21,21 @@ from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
+from .call.fallback import Candidate, with_fallbacks
+from .call.flows import chat_flow, embed_flow, image_flow, raw_flow
+from .call.plan import ChatPlan, build_chat_plan
+from .call.steps import Steps, run_async, run_sync
 from .clock import Clock
-from .errors import (
-    LLMError,
-    LLMInputError,
-    LLMProviderError,
-    LLMUnsupportedFeatureError,
-    redact,
-)
-from .fallback import Candidate, with_fallbacks
-from .flows import chat_flow, embed_flow, image_flow, raw_flow
+from .config.settings import Profile
+from .contract.results import ChatResult, EmbeddingResult, ImageGenerationResult
+from .contract.structured import parse_reply
+from .errors import LLMError, LLMInputError, LLMProviderError, LLMUnsupportedFeatureError, redact
 from .metering import Meter
-from .options import ChatPlan, build_chat_plan
 from .providers.base import Adapter, Feature
 from .providers.registry import adapter_class
 from .ratelimit import RateLimiter
-from .results import ChatResult, EmbeddingResult, ImageGenerationResult
-from .settings import Profile
-from .steps import Steps, run_async, run_sync
-from .stream import AsyncChatStream, ChatStream, DeltaCallback
-from .stream_flow import OpenedStream, OpeningAsyncStream, open_flow, relay
-from .structured import parse_reply
+from .streams.flow import OpenedStream, OpeningAsyncStream, open_flow, relay
+from .streams.handles import AsyncChatStream, ChatStream, DeltaCallback
 
 if TYPE_CHECKING:
     import requests
@@ -125,7 +119,7 @@ class LLMClient:
         if self._adapter is None:
             with self._lock:
                 if self._adapter is None:
-                    from .profiles import resolve_api_key, resolve_base_url
+                    from .config.profiles import resolve_api_key, resolve_base_url
 
                     resolved = self.profile.with_changes(
                         api_key=resolve_api_key(self.profile),
@@ -198,7 +192,7 @@ class LLMClient:
             if not isinstance(given, str) or not given:
                 raise LLMInputError("model must be a non-empty string")
             return given
-        from .profiles import resolve_model
+        from .config.profiles import resolve_model
 
         return resolve_model(self.profile, kind)  # type: ignore[arg-type]
 

@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 from .client import LLMClient
 from .clock import Clock, SystemClock
+from .config.settings import Profile
 from .metering import Meter, UsageCallback, UsageReport
 from .providers.registry import Provider
 from .ratelimit import LimiterStats, RateLimiter, RateLimiters
-from .settings import Profile
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
 
-    from .profiles import ProfileStore
+    from .config.profiles import ProfileStore
 
 __all__ = ["DEFAULT_MAX_WORKERS", "LLMContext", "context"]
 
@@ -75,7 +75,7 @@ class LLMContext:
         if self._store is None:
             with self._lock:
                 if self._store is None:
-                    from .profiles import ProfileStore
+                    from .config.profiles import ProfileStore
 
                     self._store = ProfileStore(self._source)
         return self._store

@@ -24,8 +24,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Union, get_args, get_origin
 
+from .contract.tools import ToolSpec
 from .errors import LLMInputError
-from .tools import ToolSpec
 
 __all__ = ["FunctionTool", "function_tool", "parse_docstring"]
 

@@ -25,7 +25,7 @@ from .errors import redact
 from .shown import sensitive_name
 
 if TYPE_CHECKING:
-    from .settings import Profile
+    from .config.settings import Profile
 
 __all__ = ["LOGGERS", "RedactingFilter", "install", "known_secrets", "profile_secrets", "protect"]
 

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any, Literal, TypeVar
 
+from .call.steps import Steps
 from .clock import Clock
-from .settings import Pricing, Profile
-from .steps import Steps
+from .config.settings import Pricing, Profile
 
 __all__ = [
     "Meter",

@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .clock import Clock
+from .config.settings import RateLimitSettings
+from .contract.messages import ImagePart, TextPart
+from .contract.request import ChatRequest
 from .errors import LLMInputError
-from .messages import ImagePart, TextPart
-from .request import ChatRequest
-from .settings import RateLimitSettings
 
 if TYPE_CHECKING:
     import asyncio

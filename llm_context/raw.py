@@ -16,8 +16,8 @@ from .errors import (
     redact,
     retry_after_s,
 )
-from .providers import redirects
 from .providers.base import RawAuth
+from .providers.shared import redirects
 
 if TYPE_CHECKING:
     import requests

@@ -28,11 +28,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from .contract.messages import normalize_messages
+from .contract.results import ChatResult, Usage, add_usage
+from .contract.tools import ToolCall
 from .errors import LLMError, LLMInputError
 from .function_tools import FunctionTool, function_tool
-from .messages import normalize_messages
-from .results import ChatResult, Usage, add_usage
-from .tools import ToolCall
 
 __all__ = [
     "FunctionTool",

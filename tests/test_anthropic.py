@@ -24,9 +24,9 @@ from llm_context import (
     LLMStreamError,
     LLMUnsupportedFeatureError,
 )
-from llm_context.providers.anthropic_reply import finish_reason, parse_usage
+from llm_context.contract.request import EmbedRequest, ImageRequest
+from llm_context.providers.anthropic.reply import finish_reason, parse_usage
 from llm_context.providers.registry import spec_for
-from llm_context.request import EmbedRequest, ImageRequest
 from llm_context.testing import (
     Exchange,
     FakeProviderServer,

@@ -15,7 +15,7 @@ import pytest
 from pydantic import BaseModel
 
 from llm_context import LLMContext, LLMInputError, LLMOutputError
-from llm_context.providers.anthropic_schema import api_schema
+from llm_context.providers.anthropic.schema import api_schema
 from llm_context.testing import FakeProviderServer, Reply, ToolCallReply
 
 from .conftest import FAST_RETRY

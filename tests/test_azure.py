@@ -14,12 +14,7 @@ from typing import Any
 import openai
 import pytest
 
-from llm_context import (
-    LLMBadRequestError,
-    LLMConfigError,
-    LLMContext,
-    LLMUnsupportedFeatureError,
-)
+from llm_context import LLMBadRequestError, LLMConfigError, LLMContext, LLMUnsupportedFeatureError
 from llm_context.testing import FakeProviderServer, Fault, Reply, ToolCallReply, UsageReply
 
 from .conftest import FAST_RETRY

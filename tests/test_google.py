@@ -30,9 +30,9 @@ from llm_context import (
     LLMStreamError,
     LLMUnsupportedFeatureError,
 )
-from llm_context.providers.google_fetch import MAX_IMAGE_BYTES, ImageFetcher
-from llm_context.providers.google_ids import split_call_id
-from llm_context.providers.google_reply import parse_response
+from llm_context.providers.google.fetch import MAX_IMAGE_BYTES, ImageFetcher
+from llm_context.providers.google.ids import split_call_id
+from llm_context.providers.google.reply import parse_response
 from llm_context.testing import (
     EmbeddingReply,
     FakeProviderServer,

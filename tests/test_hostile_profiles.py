@@ -18,7 +18,7 @@ import yaml
 
 from llm_context import LLMConfigError, LLMContext
 from llm_context.cli import main
-from llm_context.profile_document import MAX_DEPTH, MAX_VALUES
+from llm_context.config.document import MAX_DEPTH, MAX_VALUES
 from llm_context.testing import FakeProviderServer, Reply
 
 from .conftest import FAST_RETRY, PROVIDERS_BY_NAME

@@ -28,9 +28,9 @@ from llm_context import (
 )
 from llm_context.clock import FakeClock
 from llm_context.errors import LLMProviderError
-from llm_context.providers.common import map_sdk_error
 from llm_context.providers.registry import spec_for
-from llm_context.providers.reply_checks import token_count
+from llm_context.providers.shared.reply_checks import token_count
+from llm_context.providers.shared.sdk import map_sdk_error
 from llm_context.testing import FakeProviderServer, Fault, Reply, ToolCallReply, UsageReply
 from llm_context.testing.routing import RecordedRequest
 

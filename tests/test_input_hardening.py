@@ -15,7 +15,7 @@ import yaml
 
 from llm_context import Feature, LLMContext, LLMError, LLMInputError, LLMOutputError
 from llm_context.cli import main
-from llm_context.images import sniff_image_type
+from llm_context.contract.images import sniff_image_type
 from llm_context.providers.registry import spec_for
 from llm_context.testing import FakeProviderServer, ImageReply, Reply
 from llm_context.testing.defaults import TINY_PNG

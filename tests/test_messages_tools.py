@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from llm_context.contract.messages import ImagePart, TextPart, normalize_messages
+from llm_context.contract.structured import strict_schema
+from llm_context.contract.tools import ToolCall, normalize_tool_choice, normalize_tools
 from llm_context.errors import LLMInputError
-from llm_context.messages import ImagePart, TextPart, normalize_messages
-from llm_context.structured import strict_schema
-from llm_context.tools import ToolCall, normalize_tool_choice, normalize_tools
 
 PNG = "data:image/png;base64,iVBORw0KGgo="
 
@@ -145,7 +145,7 @@ def test_bad_tools(tools: Any, needle: str) -> None:
 
 
 def test_provider_state_round_trips_through_to_message() -> None:
-    from llm_context.results import ChatResult
+    from llm_context.contract.results import ChatResult
 
     state = {"anthropic": {"thinking": [{"type": "thinking", "signature": "sig"}]}}
     result = ChatResult(

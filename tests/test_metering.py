@@ -11,9 +11,9 @@ import pytest
 
 from llm_context import LLMContext, LLMOutputError, LLMServerError, LLMStreamError
 from llm_context.clock import FakeClock
+from llm_context.config.settings import Pricing
 from llm_context.metering import Meter, UsageRecord, UsageTotals, cost_of
 from llm_context.providers.registry import spec_for
-from llm_context.settings import Pricing
 from llm_context.testing import EmbeddingReply, FakeProviderServer, Fault, Reply, UsageReply
 
 from .conftest import built_providers, make_context

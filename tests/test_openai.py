@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from llm_context import LLMContext, LLMUnsupportedFeatureError
-from llm_context.streaming import TextDelta
+from llm_context.streams.events import TextDelta
 from llm_context.testing import FakeProviderServer, Reply, UsageReply
 
 PNG_1PX = (
@@ -228,7 +228,7 @@ def test_stream_parser_refusal_and_error_codes() -> None:
     from types import SimpleNamespace as NS
 
     from llm_context import LLMBadRequestError, LLMRateLimitError
-    from llm_context.providers.openai import parse_event
+    from llm_context.providers.openai.responses import parse_event
 
     refusal = NS(type="refusal", refusal="I can't help with that.")
     response = NS(

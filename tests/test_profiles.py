@@ -14,16 +14,16 @@ import pytest
 import yaml
 
 from llm_context import LLMContext
-from llm_context import profiles as profiles_module
-from llm_context.errors import LLMConfigError, LLMServerError
-from llm_context.profiles import (
+from llm_context.config import profiles as profiles_module
+from llm_context.config.profiles import (
     ProfileStore,
     resolve_api_key,
     resolve_base_url,
     resolve_model,
 )
+from llm_context.config.settings import Pricing, Profile, RateLimitSettings, RetrySettings
+from llm_context.errors import LLMConfigError, LLMServerError
 from llm_context.providers.registry import Provider
-from llm_context.settings import Pricing, Profile, RateLimitSettings, RetrySettings
 from llm_context.testing import FakeProviderServer, Fault, Reply
 
 REPO = Path(__file__).resolve().parent.parent

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from llm_context import LLMContext, LLMInputError
-from llm_context.messages import ImagePart, normalize_messages
+from llm_context.contract.messages import ImagePart, normalize_messages
 from llm_context.testing import FakeProviderServer, Reply
 
 from .conftest import GOOGLE_SPLITS_STREAM_ON, built_providers, make_context

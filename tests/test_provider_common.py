@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 
 from llm_context.errors import LLMServerError
-from llm_context.providers.common import closing_stream, stream_events
-from llm_context.streaming import StreamEvent, TextDelta
+from llm_context.providers.shared.sdk import closing_stream, stream_events
+from llm_context.streams.events import StreamEvent, TextDelta
 
 
 class SdkStream:

@@ -15,6 +15,7 @@ import pytest
 
 from llm_context import LLMContext
 from llm_context.clock import FakeClock
+from llm_context.config.settings import RateLimitSettings
 from llm_context.errors import LLMInputError
 from llm_context.ratelimit import (
     RateLimiter,
@@ -24,7 +25,6 @@ from llm_context.ratelimit import (
     strictest,
     tokens_used,
 )
-from llm_context.settings import RateLimitSettings
 from llm_context.testing import FakeProviderServer, Reply, UsageReply
 
 from .conftest import make_context
@@ -366,8 +366,8 @@ def test_a_thread_holding_every_slot_is_refused_not_blocked(fake_clock: FakeCloc
 
 
 def test_estimates() -> None:
-    from llm_context.messages import normalize_messages
-    from llm_context.request import ChatRequest
+    from llm_context.contract.messages import normalize_messages
+    from llm_context.contract.request import ChatRequest
 
     assert estimate_text_tokens(["abcd", "abcde", ""]) == 1 + 2 + 0
     request = ChatRequest("m", normalize_messages([{"role": "user", "content": "x" * 40}]))

@@ -24,11 +24,11 @@ from llm_context import (
     LLMRateLimitError,
     LLMServerError,
 )
+from llm_context.call.retry import RetryPolicy, backoff_s, check_retry_override, is_retryable
+from llm_context.call.steps import run_sync
 from llm_context.clock import FakeClock
+from llm_context.config.settings import RetrySettings
 from llm_context.errors import LLMConnectionError, LLMTimeoutError, error_for_status
-from llm_context.retry import RetryPolicy, backoff_s, check_retry_override, is_retryable
-from llm_context.settings import RetrySettings
-from llm_context.steps import run_sync
 from llm_context.testing import FakeProviderServer, Fault, Reply
 
 from .conftest import make_context

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pydantic
 import pytest
 
+from llm_context.contract.structured import build_output_spec, parse_reply, strict_schema
 from llm_context.errors import LLMInputError, LLMOutputError
-from llm_context.structured import build_output_spec, parse_reply, strict_schema
 
 SCHEMA = {
     "type": "object",

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from ..client import LLMClient
+from ..config.settings import Pricing
 from ..context import LLMContext
 from ..metering import cost_of
-from ..settings import Pricing
 
 __all__ = ["CLIError", "client_for", "context_for", "print_usage", "read_json_arg", "say"]
 

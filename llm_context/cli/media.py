@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..contract.images import image_filename, read_image_file, sniff_image_type
+from ..contract.request import InputImage
 from ..errors import LLMInputError
-from ..images import image_filename, read_image_file, sniff_image_type
-from ..request import InputImage
 from .common import CLIError, client_for, print_usage, read_json_arg, say
 
 __all__ = ["add_parsers"]

@@ -11,9 +11,15 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
+from ..config.profiles import (
+    PROFILES_ENV,
+    ProfileStore,
+    resolve_api_key,
+    resolve_base_url,
+    resolve_model,
+)
+from ..config.settings import Profile, mask_key
 from ..errors import LLMConfigError
-from ..profiles import PROFILES_ENV, ProfileStore, resolve_api_key, resolve_base_url, resolve_model
-from ..settings import Profile, mask_key
 from ..shown import sensitive_name, shown_url
 from .common import say, warn
 

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:  # annotations only: `Feature` and the registry stay light to import
-    from ..profiles import Profile
-    from ..request import ChatRequest, EmbedRequest, ImageRequest
-    from ..results import ChatResult, EmbeddingResult, ImageGenerationResult
-    from ..streaming import StreamEvent
+    from ..config.profiles import Profile
+    from ..contract.request import ChatRequest, EmbedRequest, ImageRequest
+    from ..contract.results import ChatResult, EmbeddingResult, ImageGenerationResult
+    from ..streams.events import StreamEvent
 
 __all__ = ["Adapter", "Feature", "RawAuth"]
 

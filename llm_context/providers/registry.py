@@ -141,7 +141,7 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
     for spec in (
         ProviderSpec(
             Provider.OPENAI,
-            "llm_context.providers.openai:OpenAIAdapter",
+            "llm_context.providers.openai.responses:OpenAIAdapter",
             # The Responses API has no stop sequences.
             (_CHAT_FEATURES - {_F.STOP})
             | {_F.JSON_OBJECT, _F.REASONING, _F.EMBED, _F.IMAGE_GENERATION, _F.IMAGE_EDIT},
@@ -155,7 +155,7 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
         ),
         ProviderSpec(
             Provider.AZURE,
-            "llm_context.providers.azure:AzureAdapter",
+            "llm_context.providers.openai.azure:AzureAdapter",
             _CHAT_FEATURES
             | {_F.JSON_OBJECT, _F.REASONING, _F.EMBED, _F.IMAGE_GENERATION, _F.IMAGE_EDIT},
             default_model=None,  # a deployment name is always the user's own
@@ -171,7 +171,7 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
         ),
         ProviderSpec(
             Provider.ANTHROPIC,
-            "llm_context.providers.anthropic:AnthropicAdapter",
+            "llm_context.providers.anthropic.adapter:AnthropicAdapter",
             # API version 2026-10-21 (anthropic SDK 2.x) removed temperature / top_p / top_k.
             # JSON_OBJECT: asked for in the system prompt (the API has no JSON mode).
             (_CHAT_FEATURES - {_F.SAMPLING}) | {_F.JSON_OBJECT, _F.REASONING},
@@ -183,7 +183,7 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
         ),
         ProviderSpec(
             Provider.GOOGLE,
-            "llm_context.providers.google:GoogleAdapter",
+            "llm_context.providers.google.adapter:GoogleAdapter",
             _CHAT_FEATURES
             | {_F.JSON_OBJECT, _F.REASONING, _F.EMBED, _F.IMAGE_GENERATION, _F.IMAGE_EDIT},
             default_model="gemini-2.5-flash",
@@ -198,7 +198,7 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
         ),
         ProviderSpec(
             Provider.OPENROUTER,
-            "llm_context.providers.openai_compat:OpenRouterAdapter",
+            "llm_context.providers.openai.compatible:OpenRouterAdapter",
             _CHAT_FEATURES | {_F.JSON_OBJECT, _F.REASONING, _F.EMBED},
             default_model="openai/gpt-4.1-mini",
             default_base_url="https://openrouter.ai/api/v1",
@@ -208,7 +208,7 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
         ),
         ProviderSpec(
             Provider.LMSTUDIO,
-            "llm_context.providers.openai_compat:LMStudioAdapter",
+            "llm_context.providers.openai.compatible:LMStudioAdapter",
             # Rejects response_format json_object; reasoning_effort only on /v1/responses.
             _CHAT_FEATURES | {_F.EMBED},
             default_model=None,
@@ -221,7 +221,7 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
         ),
         ProviderSpec(
             Provider.OLLAMA,
-            "llm_context.providers.openai_compat:OllamaAdapter",
+            "llm_context.providers.openai.compatible:OllamaAdapter",
             _CHAT_FEATURES | {_F.JSON_OBJECT, _F.REASONING, _F.EMBED},
             default_model=None,
             default_base_url="http://localhost:11434/v1",

@@ -1,0 +1,431 @@
+"""The profile field vocabulary: per-field checks, `${VAR}` interpolation, building a Profile.
+
+Everything here turns raw values (from YAML, a mapping or a runtime update) into validated
+`Profile` keyword arguments. A failure is a `Problem` carrying the field path; callers add the
+origin and profile name with `config_error`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import fields, replace
+from typing import Any, TypeVar
+
+from ..errors import LLMConfigError
+from ..providers.registry import Provider, parse_provider
+from ..shown import sensitive_name, shown
+from .settings import Pricing, Profile, RateLimitSettings, RetrySettings
+
+__all__ = [
+    "NESTED_FIELDS",
+    "FrozenMap",
+    "Problem",
+    "build_profile",
+    "check_fields",
+    "config_error",
+    "default_of",
+    "interpolate",
+    "missing_provider",
+    "new_profile",
+    "text_field",
+    "type_name",
+    "unknown_field",
+]
+
+T = TypeVar("T")
+Check = Callable[[object], object]
+
+
+# ---------------------------------------------------------------------------- read-only maps
+
+
+class FrozenMap(Mapping[str, T]):
+    """A read-only mapping whose repr masks values under secret-looking keys (`Authorization`)."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Mapping[str, T] | None = None) -> None:
+        self._data: dict[str, T] = dict(data or {})
+
+    def __getitem__(self, key: str) -> T:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return repr({k: "***" if sensitive_name(k) else v for k, v in self._data.items()})
+
+
+# ---------------------------------------------------------------------------- problems
+
+
+class Problem(Exception):
+    """A validation failure inside one field; the caller adds file and profile."""
+
+    def __init__(self, message: str, path: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+
+    def under(self, prefix: str) -> Problem:
+        sep = "" if not self.path or self.path.startswith("[") else "."
+        return Problem(self.message, f"{prefix}{sep}{self.path}" if self.path else prefix)
+
+
+def config_error(origin: str, profile: str | None, problem: Problem) -> LLMConfigError:
+    # Names the user typed: a key pasted as a profile name or a field must not show.
+    where = f"{origin}: profile {shown(profile)}" if profile is not None else origin
+    field = f", field {shown(problem.path)}" if problem.path else ""
+    return LLMConfigError(f"{where}{field}: {problem.message}")
+
+
+# ---------------------------------------------------------------------------- interpolation
+
+
+class _FromEnv(str):
+    """A string that came out of `${VAR}` interpolation: numeric fields may parse it."""
+
+    __slots__ = ()
+
+
+_REF = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?::-([^{}]*))?")
+
+
+def _interpolate_text(text: str, environ: Mapping[str, str]) -> str:
+    """`text` with `${VAR}` / `${VAR:-default}` replaced; `$${` is a literal `${`."""
+    out: list[str] = []
+    pos, substituted = 0, False
+    while (start := text.find("$", pos)) >= 0:
+        out.append(text[pos:start])
+        if text.startswith("$${", start):
+            out.append("${")
+            pos = start + 3
+            continue
+        if not text.startswith("${", start):
+            out.append("$")
+            pos = start + 1
+            continue
+        end = text.find("}", start + 2)
+        match = _REF.fullmatch(text, start + 2, end) if end >= 0 else None
+        if match is None:
+            # The reference itself is never echoed: a default may hold a literal secret.
+            raise Problem(
+                f"malformed ${{...}} reference at character {start + 1}; "
+                "write ${NAME} or ${NAME:-default} (and $${ for a literal ${)"
+            )
+        name, default = match.group(1), match.group(2)
+        value = environ.get(name)
+        if value is None or (default is not None and value == ""):
+            if default is None:
+                raise Problem(
+                    f"environment variable {name} is not set; "
+                    f"set it, or write ${{{name}:-default}} to give a default"
+                )
+            value = default
+        out.append(value)
+        pos, substituted = end + 1, True
+    out.append(text[pos:])
+    result = "".join(out)
+    return _FromEnv(result) if substituted else result
+
+
+def interpolate(value: object, environ: Mapping[str, str]) -> object:
+    """Interpolate every string inside `value` (mappings and lists included)."""
+    if isinstance(value, str):
+        return _interpolate_text(value, environ)
+    if isinstance(value, Mapping):
+        out: dict[object, object] = {}
+        for key, item in value.items():
+            try:
+                out[key] = interpolate(item, environ)
+            except Problem as exc:
+                raise exc.under(str(key)) from None
+        return out
+    if isinstance(value, (list, tuple)):
+        items: list[object] = []
+        for index, item in enumerate(value):
+            try:
+                items.append(interpolate(item, environ))
+            except Problem as exc:
+                raise exc.under(f"[{index}]") from None
+        return items
+    return value
+
+
+# ---------------------------------------------------------------------------- value checks
+
+
+def type_name(value: object) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def text_field(*, optional: bool = True) -> Check:
+    """A string, stripped; empty means unset when optional."""
+
+    def check(value: object) -> object:
+        if value is None and optional:
+            return None
+        if not isinstance(value, str):
+            raise Problem(f"expected a string, got {type_name(value)}; quote the value")
+        text = str(value).strip()
+        if not text and not optional:
+            raise Problem("must not be empty")
+        return text or None
+
+    return check
+
+
+def _number(minimum: float, *, exclusive: bool = False, optional: bool = False) -> Check:
+    bound = f"> {minimum:g}" if exclusive else f">= {minimum:g}"
+
+    def check(value: object) -> object:
+        if value is None and optional:
+            return None
+        if isinstance(value, _FromEnv):
+            try:
+                value = float(value)
+            except ValueError:
+                raise Problem("the environment value is not a number") from None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            null = " or null" if optional else ""
+            raise Problem(f"expected a number {bound}{null}, got {type_name(value)}")
+        if not math.isfinite(value) or value < minimum or (exclusive and value == minimum):
+            raise Problem(f"must be a finite number {bound}")
+        return float(value)
+
+    return check
+
+
+def _integer(minimum: int, *, optional: bool = False) -> Check:
+    def check(value: object) -> object:
+        if value is None and optional:
+            return None
+        if isinstance(value, _FromEnv):
+            try:
+                value = int(value)
+            except ValueError:
+                raise Problem("the environment value is not a whole number") from None
+        if isinstance(value, bool) or not isinstance(value, int):
+            null = " or null" if optional else ""
+            raise Problem(f"expected a whole number >= {minimum}{null}, got {type_name(value)}")
+        if value < minimum:
+            raise Problem(f"must be a whole number >= {minimum}")
+        return value
+
+    return check
+
+
+_TRUE = frozenset({"true", "yes", "on", "1"})
+_FALSE = frozenset({"false", "no", "off", "0"})
+
+
+def _boolean(value: object) -> object:
+    if isinstance(value, _FromEnv) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    if not isinstance(value, bool):
+        raise Problem(f"expected true or false, got {type_name(value)}")
+    return value
+
+
+def _provider(value: object) -> object:
+    # Only a literal string is echoed: an interpolated `${VAR}` value may be a secret.
+    shown = isinstance(value, str) and not isinstance(value, _FromEnv)
+    try:
+        return parse_provider(value, show_value=shown)
+    except LLMConfigError as exc:
+        raise Problem(str(exc)) from None
+
+
+def _string_map(value: object) -> object:
+    """headers: a mapping of string to string."""
+    if value is None:
+        return FrozenMap()
+    if not isinstance(value, Mapping):
+        raise Problem(f"expected a mapping of name: value, got {type_name(value)}")
+    out: dict[str, str] = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not key.strip():
+            raise Problem("header names must be non-empty strings")
+        if not isinstance(item, str):
+            raise Problem(f"expected a string, got {type_name(item)}; quote the value", key)
+        out[key.strip()] = str(item)
+    return FrozenMap(out)
+
+
+def _extras(value: object) -> object:
+    if value is None:
+        return FrozenMap()
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        raise Problem(f"expected a mapping with string keys, got {type_name(value)}")
+    # An empty string (often an unset `${VAR:-}`) means "not set", like the other fields.
+    return FrozenMap({k: _blank_to_none(v) for k, v in value.items()})
+
+
+def _blank_to_none(value: object) -> object:
+    if isinstance(value, str):
+        return str(value).strip() or None
+    return value
+
+
+def _name_list(value: object) -> object:
+    if value is None:
+        return ()
+    if not isinstance(value, (list, tuple)):
+        raise Problem(f"expected a list of profile names, got {type_name(value)}")
+    names: list[str] = []
+    for index, item in enumerate(value):
+        if not isinstance(item, str) or not item.strip():
+            raise Problem("expected a profile name (a non-empty string)", f"[{index}]")
+        if item.strip() not in names:
+            names.append(item.strip())
+    return tuple(names)
+
+
+def unknown_field(key: object, valid: Mapping[str, object]) -> Problem:
+    import difflib  # only for a mistyped field: not on every profile load
+
+    close = difflib.get_close_matches(str(key), list(valid), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return Problem(f"unknown field{hint}; valid fields: {', '.join(valid)}", str(key))
+
+
+def _settings(cls: type[T], checks: Mapping[str, Check]) -> Callable[[object, T | None], T]:
+    """A check for a nested settings block: a mapping merged onto `base`, or an instance."""
+
+    def check(value: object, current: T | None) -> T:
+        base = current if current is not None else cls()
+        if isinstance(value, cls):
+            return value
+        if value is None:
+            return base
+        if not isinstance(value, Mapping):
+            raise Problem(f"expected a mapping with {', '.join(checks)}, got {type_name(value)}")
+        changes: dict[str, object] = {}
+        for key, item in value.items():
+            if key not in checks:
+                raise unknown_field(key, checks)
+            try:
+                changes[key] = checks[key](item)
+            except Problem as exc:
+                raise exc.under(key) from None
+        return replace(base, **changes)  # type: ignore[type-var]
+
+    return check
+
+
+retry_block = _settings(
+    RetrySettings,
+    {
+        "max_attempts": _integer(1),
+        "max_wait_s": _number(0),
+        "initial_backoff_s": _number(0),
+        "max_backoff_s": _number(0),
+        "jitter": _boolean,
+    },
+)
+_rate_limit = _settings(
+    RateLimitSettings,
+    {
+        "rpm": _integer(1, optional=True),
+        "tpm": _integer(1, optional=True),
+        "max_concurrency": _integer(1, optional=True),
+        "group": text_field(),
+    },
+)
+_pricing = _settings(
+    Pricing,
+    {
+        "input_per_million": _number(0),
+        "output_per_million": _number(0),
+        "cached_input_per_million": _number(0, optional=True),
+    },
+)
+
+# Plain fields: a check per field. Nested settings merge onto the current value instead.
+_FIELD_CHECKS: Mapping[str, Check] = {
+    "provider": _provider,
+    "model": text_field(),
+    "base_url": text_field(),
+    "api_key": text_field(),
+    "timeout": _number(0, exclusive=True, optional=True),
+    "azure_deployment": text_field(),
+    "api_version": text_field(),
+    "embed_model": text_field(),
+    "image_model": text_field(),
+    "headers": _string_map,
+    "fallbacks": _name_list,
+    "repair_attempts": _integer(0),
+    "extras": _extras,
+}
+_NESTED: Mapping[str, Callable[[object, Any], Any]] = {
+    "retry": retry_block,
+    "rate_limit": _rate_limit,
+    "pricing": _pricing,
+}
+NESTED_FIELDS = frozenset(_NESTED)
+_ALL_FIELDS: Mapping[str, object] = {
+    f.name: None for f in fields(Profile) if f.name not in ("name", "source")
+}
+
+
+def check_fields(
+    raw: Mapping[Any, object],
+    base: Profile | Mapping[str, Any] | None,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Validated Profile keyword arguments for the fields in `raw` (interpolated if `environ`).
+
+    Nested blocks (`retry`, ...) merge onto `base`'s: a Profile or checked keyword arguments.
+    """
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in _ALL_FIELDS:
+            raise unknown_field(key, _ALL_FIELDS)
+        try:
+            if environ is not None:
+                value = interpolate(value, environ)
+            if key in _NESTED:
+                current = base.get(key) if isinstance(base, Mapping) else getattr(base, key, None)
+                out[key] = _NESTED[key](value, current)
+            else:
+                out[key] = _FIELD_CHECKS[key](value)
+        except Problem as exc:
+            raise exc.under(key) from None
+    return out
+
+
+def default_of(field_name: str) -> Any:
+    """A fresh default for a Profile field, mappings read-only."""
+    spec = next(f for f in fields(Profile) if f.name == field_name)
+    value = spec.default_factory() if callable(spec.default_factory) else spec.default
+    return FrozenMap(value) if isinstance(value, Mapping) else value
+
+
+def new_profile(name: str, source: str, values: Mapping[str, Any]) -> Profile:
+    frozen = {"headers": FrozenMap(), "extras": FrozenMap(), **values}
+    return Profile(name=name, source=source, **frozen)
+
+
+def missing_provider() -> Problem:
+    providers = ", ".join(p.value for p in Provider)
+    return Problem(f"is required; set provider: to one of {providers}", "provider")
+
+
+def build_profile(
+    name: str, raw: object, origin: str, source: str, environ: Mapping[str, str]
+) -> Profile:
+    try:
+        if not isinstance(raw, Mapping):
+            raise Problem(f"expected a mapping of fields with provider:, got {type_name(raw)}")
+        values = check_fields(raw, None, environ)
+        if "provider" not in values:
+            raise missing_provider()
+    except Problem as exc:
+        raise config_error(origin, name, exc) from None
+    return new_profile(name, source, values)

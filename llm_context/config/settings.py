@@ -1,0 +1,116 @@
+"""Frozen configuration records: a Profile and the retry / rate-limit / pricing settings in it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from ..errors import redact
+from ..providers.registry import Provider, ProviderSpec, spec_for
+from ..shown import sensitive_name, shown_url
+
+__all__ = ["Pricing", "Profile", "RateLimitSettings", "RetrySettings", "mask_key"]
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    """One retry policy for every provider: attempts, backoff and the Retry-After cap."""
+
+    max_attempts: int = 3
+    max_wait_s: float = 60.0  # total time spent waiting between attempts
+    initial_backoff_s: float = 0.5
+    max_backoff_s: float = 20.0  # cap for one wait, Retry-After included
+    jitter: bool = True
+
+
+@dataclass(frozen=True)
+class RateLimitSettings:
+    """Client-side limits; profiles sharing a `group` share one quota."""
+
+    rpm: int | None = None
+    tpm: int | None = None
+    max_concurrency: int | None = None
+    group: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return any(v is not None for v in (self.rpm, self.tpm, self.max_concurrency))
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """USD per million tokens, for cost in usage metering."""
+
+    input_per_million: float = 0.0
+    output_per_million: float = 0.0
+    cached_input_per_million: float | None = None
+
+
+def mask_key(key: str | None) -> str:
+    """A display form of a key that reveals nothing usable: `set (…abcd)` or `not set`."""
+    if not key:
+        return "not set"
+    return f"set (…{key[-4:]})" if len(key) >= 16 else "set"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A named provider configuration. Every field but `provider` has a default.
+
+    `api_key` never shows in `repr`, nor do credentials in `base_url` (`user:pass@`,
+    `?key=`), credential-named `headers` / `extras` or key-shaped values; `source` says
+    where the profile came from (`file:PATH`, `env`, `runtime`).
+    """
+
+    name: str
+    provider: Provider
+    model: str | None = None
+    base_url: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    timeout: float | None = 60.0
+    azure_deployment: str | None = None
+    api_version: str | None = None
+    embed_model: str | None = None
+    image_model: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    retry: RetrySettings = field(default_factory=RetrySettings)
+    rate_limit: RateLimitSettings = field(default_factory=RateLimitSettings)
+    fallbacks: tuple[str, ...] = ()
+    pricing: Pricing | None = None
+    repair_attempts: int = 0
+    extras: Mapping[str, Any] = field(default_factory=dict)
+    source: str = "runtime"
+
+    @property
+    def spec(self) -> ProviderSpec:
+        return spec_for(self.provider)
+
+    @property
+    def masked_key(self) -> str:
+        return mask_key(self.api_key)
+
+    def effective_model(self) -> str | None:
+        """The chat model: the profile's, else the provider's default."""
+        return self.model or self.spec.default_model
+
+    def effective_base_url(self) -> str | None:
+        return self.base_url or self.spec.default_base_url
+
+    def with_changes(self, **changes: Any) -> Profile:
+        return replace(self, **changes)
+
+    def __repr__(self) -> str:
+        shown = [
+            f"{f.name}={_repr_field(f.name, getattr(self, f.name))}" for f in fields(self) if f.repr
+        ]
+        # Last, over everything: a key pasted into any other field is still key-shaped.
+        return redact(f"Profile({', '.join(shown)})", (self.api_key,))
+
+
+def _repr_field(name: str, value: Any) -> str:
+    if name == "base_url" and isinstance(value, str):
+        return repr(shown_url(value))
+    if isinstance(value, Mapping):
+        return repr({k: "***" if sensitive_name(k) else v for k, v in value.items()})
+    return repr(value)

@@ -1,0 +1,1 @@
+"""Anthropic: request mapping, reply and stream parsing, schema transform, the adapter."""

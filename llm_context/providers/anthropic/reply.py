@@ -1,0 +1,216 @@
+"""Anthropic Messages API, the reply side: a `Message` -> `ChatResult`, stream events -> ours,
+and the `error` event of a stream -> our error."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from ...contract.results import ChatResult, Usage, make_usage
+from ...contract.tools import ToolCall, parse_arguments
+from ...errors import LLMProviderError, error_for_status
+from ...streams.events import (
+    ProviderState,
+    ReasoningDelta,
+    StreamEnd,
+    StreamEvent,
+    TextDelta,
+    ToolCallDelta,
+    UsageUpdate,
+)
+from ..registry import Provider
+from ..shared.reply_checks import expect, optional_str, reading, required_list, tokens
+from ..shared.sdk import error_message
+
+PROVIDER = Provider.ANTHROPIC.value
+
+# stop_reason -> our finish reason. pause_turn (a long server-side turn paused, to be resumed
+# by sending it back) and a full context window both leave the answer incomplete.
+FINISH_REASONS: dict[str, str] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "pause_turn": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+
+# error.type of a stream's `error` event -> the HTTP status the same error has as a response.
+ERROR_TYPE_STATUS: dict[str, int] = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "billing_error": 402,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "conflict_error": 409,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "timeout_error": 504,
+    "overloaded_error": 529,
+}
+
+
+def finish_reason(stop_reason: str | None) -> str | None:
+    """Our finish reason; an unknown stop reason passes through as it is."""
+    if not isinstance(stop_reason, str):
+        return None  # none yet, or not a reason at all
+    return FINISH_REASONS.get(stop_reason, stop_reason)
+
+
+def parse_usage(usage: Any, earlier: Any = None) -> Usage:
+    """Normalised usage; a field `usage` lacks comes from `earlier` (a stream's first usage).
+
+    Anthropic's `input_tokens` leaves out cache reads and cache writes. Ours is the whole
+    prompt (as at OpenAI), with `cached_input_tokens` (cache reads) a part of it, so
+    input + output is the total and nothing is counted twice.
+    """
+
+    def field(name: str) -> int | None:
+        value = tokens(usage, name)  # a count of the wrong type is unknown, like a missing one
+        return tokens(earlier, name) if value is None else value
+
+    cache_read = field("cache_read_input_tokens")
+    prompt = (field("input_tokens") or 0) + (cache_read or 0)
+    prompt += field("cache_creation_input_tokens") or 0
+    details = getattr(usage, "output_tokens_details", None)
+    thinking = tokens(details, "thinking_tokens")
+    if thinking is None:
+        thinking = tokens(getattr(earlier, "output_tokens_details", None), "thinking_tokens")
+    return make_usage(
+        prompt,
+        field("output_tokens"),
+        reasoning_tokens=thinking,
+        cached_input_tokens=cache_read,
+    )
+
+
+def thinking_state(blocks: list[dict[str, str]]) -> dict[str, Any] | None:
+    """The provider state that carries signed thinking blocks into the next turn (None if none):
+    the API wants them back, unchanged, before the tool_use blocks they led to."""
+    return {PROVIDER: {"thinking": blocks}} if blocks else None
+
+
+def thinking_block(block: Any) -> dict[str, str]:
+    """A thinking / redacted_thinking block as the plain dict the API takes back."""
+    if block.type == "redacted_thinking":
+        return {"type": "redacted_thinking", "data": block.data}
+    return {"type": "thinking", "thinking": block.thinking, "signature": block.signature}
+
+
+def parse_response(message: Any) -> ChatResult:
+    """A `Message` -> `ChatResult`: text, thinking (as reasoning, and signed in
+    provider_state), tool calls, usage. A reply that is no `Message` or has no `content`
+    list raises `LLMServerError` (an empty list is a real, empty answer)."""
+    from anthropic.types import Message
+
+    message = expect(message, Message, PROVIDER)
+    content = required_list(message, "content", PROVIDER)
+    with reading(PROVIDER):
+        return _parse_message(message, content)
+
+
+def _parse_message(message: Any, content: list[Any]) -> ChatResult:
+    texts: list[str] = []
+    reasoning: list[str] = []
+    thinking: list[dict[str, str]] = []
+    calls: list[ToolCall] = []
+    for block in content:
+        kind = block.type
+        if kind == "text":
+            texts.append(block.text)
+        elif kind in ("thinking", "redacted_thinking"):
+            thinking.append(thinking_block(block))
+            if kind == "thinking":
+                reasoning.append(block.thinking)
+        elif kind == "tool_use":
+            calls.append(
+                ToolCall(block.id, block.name, parse_arguments(block.input, tool_name=block.name))
+            )
+        # Server-tool blocks never come (we send no server tools).
+    return ChatResult(
+        "".join(texts),
+        parse_usage(message.usage),
+        tool_calls=tuple(calls),
+        finish_reason=finish_reason(message.stop_reason),
+        model=optional_str(message.model),
+        reasoning="".join(reasoning) or None,
+        raw=message,
+        provider_state=thinking_state(thinking),
+    )
+
+
+class StreamParser:
+    """Stream events -> ours. Keeps what the terminal event needs from earlier ones: the
+    input usage of `message_start`, the stop reason and output usage of `message_delta`, and
+    the thinking blocks (text and signature arrive in deltas), sent as one `ProviderState`.
+    Tool calls are keyed by content-block index, so parallel calls stay apart."""
+
+    def __init__(self) -> None:
+        self.thinking: dict[int, dict[str, str]] = {}  # by content-block index
+        self.model: str | None = None
+        self.first_usage: Any = None
+        self.usage: Usage | None = None
+        self.stop_reason: str | None = None
+        self.last_delta: Any = None
+
+    def feed(self, event: Any) -> Iterator[StreamEvent]:
+        kind = event.type
+        if kind == "message_start":
+            self.model = optional_str(event.message.model)
+            self.first_usage = event.message.usage
+            self.usage = parse_usage(self.first_usage)
+            yield UsageUpdate(self.usage)
+        elif kind == "content_block_start":
+            block = event.content_block
+            if block.type == "tool_use":
+                yield ToolCallDelta(event.index, id=block.id, name=block.name)
+            elif block.type == "text" and block.text:
+                yield TextDelta(block.text)
+            elif block.type in ("thinking", "redacted_thinking"):
+                self.thinking[event.index] = thinking_block(block)
+                if block.type == "thinking" and block.thinking:
+                    yield ReasoningDelta(block.thinking)
+        elif kind == "content_block_delta":
+            delta = event.delta
+            if delta.type == "text_delta":
+                yield TextDelta(delta.text)
+            elif delta.type == "thinking_delta":
+                self._thinking(event.index)["thinking"] += delta.thinking
+                yield ReasoningDelta(delta.thinking)
+            elif delta.type == "signature_delta":
+                self._thinking(event.index)["signature"] += delta.signature
+            elif delta.type == "input_json_delta":
+                yield ToolCallDelta(event.index, arguments=delta.partial_json)
+            # citations_delta carries nothing we report.
+        elif kind == "message_delta":
+            self.stop_reason = event.delta.stop_reason
+            self.usage = parse_usage(event.usage, self.first_usage)
+            self.last_delta = event
+        elif kind == "message_stop":
+            state = thinking_state([self.thinking[i] for i in sorted(self.thinking)])
+            if state is not None:
+                yield ProviderState(state)
+            yield StreamEnd(
+                finish_reason(self.stop_reason), self.usage, self.model, self.last_delta
+            )
+
+    def _thinking(self, index: int) -> dict[str, str]:
+        """The thinking block being streamed at `index` (a delta without its start opens one)."""
+        return self.thinking.setdefault(
+            index, {"type": "thinking", "thinking": "", "signature": ""}
+        )
+
+
+def stream_error(exc: Any) -> LLMProviderError:
+    """Our error for an `error` event inside a 200 stream (the SDK raises it as a status error
+    carrying the 200): classed by the error's type, e.g. overloaded_error -> LLMServerError."""
+    kind = str(getattr(exc, "type", None) or "api_error")
+    message = error_message(getattr(exc, "body", None), "stream error")
+    cls = error_for_status(ERROR_TYPE_STATUS.get(kind, 500))
+    return cls(
+        f"{PROVIDER} stream failed ({kind}): {message}",
+        provider=PROVIDER,
+        request_id=getattr(exc, "request_id", None),
+    )

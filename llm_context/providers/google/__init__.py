@@ -1,0 +1,1 @@
+"""Google Gemini: request mapping, reply and stream parsing, media, fetching, ids, the adapter."""

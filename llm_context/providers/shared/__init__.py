@@ -1,0 +1,1 @@
+"""What every provider adapter shares: SDK errors and streams, reply checks, redirects."""

@@ -1,0 +1,191 @@
+"""Stream objects handed to callers: a blocking iterator, and its async twin fed from a worker
+thread. Both yield text deltas in order and expose the final `ChatResult` as `.result`."""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
+from concurrent.futures import Executor, Future
+from typing import TYPE_CHECKING, Any
+
+from ..contract.results import ChatResult
+from ..errors import LLMError
+from .stop import StreamStop
+
+if TYPE_CHECKING:
+    import asyncio
+
+DeltaCallback = Callable[[str], Any]
+_DONE = object()
+# How long a stop waits for a worker whose read it broke (it ends within milliseconds; the
+# bound only guards a stuck machine). A read that cannot be broken is not waited for.
+_SETTLE_S = 2.0
+
+
+class ChatStream(Iterator[str]):
+    """`for delta in llm.stream_sync(...)`: text deltas, then `.result` once exhausted."""
+
+    def __init__(self, generator: Generator[str, None, ChatResult]) -> None:
+        self._gen = generator
+        self._result: ChatResult | None = None
+
+    def __iter__(self) -> ChatStream:
+        return self
+
+    def __next__(self) -> str:
+        if self._result is not None:
+            raise StopIteration  # finished: iterating again keeps the result
+        try:
+            return next(self._gen)
+        except StopIteration as stop:
+            self._result = stop.value
+            raise
+
+    def __enter__(self) -> ChatStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop early: closes the provider connection."""
+        self._gen.close()
+
+    @property
+    def result(self) -> ChatResult:
+        """The final result; available once iteration has finished."""
+        if self._result is None:
+            raise LLMError("the stream has not finished yet: iterate it to the end first")
+        return self._result
+
+    def until_done(self) -> ChatResult:
+        """Drain the stream and return the result."""
+        for _ in self:
+            pass
+        return self.result
+
+
+class AsyncChatStream(AsyncIterator[str]):
+    """`async for delta in llm.stream(...)`: the blocking stream runs in the context's pool and
+    hands each delta to this event loop in order; the worker never waits on the consumer.
+    Closing the stream (or dropping it unfinished) stops the worker even mid-read."""
+
+    def __init__(self, make: Callable[[], ChatStream], executor: Executor) -> None:
+        self._make = make
+        self._executor = executor
+        self._queue: asyncio.Queue[object] | None = None
+        self._stop = StreamStop()
+        self._future: asyncio.Future[ChatResult] | None = None
+        self._result: ChatResult | None = None
+        self._finished = False
+
+    def _start(self, make: Callable[[], ChatStream]) -> asyncio.Queue[object]:
+        import asyncio  # asyncio (with ssl: ~30 ms) loads only when the async API is used
+
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[object] = asyncio.Queue()
+        # The worker holds no reference to this object, so a stream dropped unfinished is
+        # collected and its finalizer stops the worker (and frees its connection and slot).
+        work = functools.partial(_produce, make, self._stop, loop, queue)
+        context = contextvars.copy_context()
+        context.run(self._stop.enter)
+        worker = self._executor.submit(context.run, work)
+        future = asyncio.wrap_future(worker, loop=loop)
+        future.add_done_callback(_retrieve)
+        weakref.finalize(self, _abandoned, self._stop, worker).atexit = False
+        self._future = future
+        self._queue = queue
+        return queue
+
+    def __aiter__(self) -> AsyncChatStream:
+        return self
+
+    async def __anext__(self) -> str:
+        if self._finished:
+            raise StopAsyncIteration  # finished or closed: iterating again keeps the result
+        queue = self._queue or self._start(self._make)
+        item = await queue.get()
+        if item is _DONE:
+            self._finished = True
+            assert self._future is not None
+            self._result = await self._future  # raises the worker's error, if any
+            raise StopAsyncIteration
+        assert isinstance(item, str)
+        return item
+
+    async def aclose(self) -> None:
+        """Stop early: breaks the worker's read (closing the connection) and returns promptly;
+        nothing the stopped read raises reaches the caller."""
+        import asyncio
+
+        self._finished = True
+        broke = self._stop.stop()
+        future = self._future
+        if broke and future is not None and not future.done():
+            # Its slot and metering settle before we return. Not awaited directly: a cancelled
+            # caller must not cancel the worker's future.
+            await asyncio.wait({future}, timeout=_SETTLE_S)
+
+    async def __aenter__(self) -> AsyncChatStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    @property
+    def result(self) -> ChatResult:
+        if self._result is None:
+            raise LLMError("the stream has not finished yet: iterate it to the end first")
+        return self._result
+
+    async def until_done(self, on_delta: DeltaCallback | None = None) -> ChatResult:
+        """Drain the stream, passing each delta to `on_delta` (a function or coroutine
+        function, called on this event loop in order), and return the result."""
+        async for delta in self:
+            if on_delta is not None:
+                outcome = on_delta(delta)
+                if isinstance(outcome, Awaitable):
+                    await outcome
+        return self.result
+
+
+def _produce(
+    make: Callable[[], ChatStream],
+    stop: StreamStop,
+    loop: asyncio.AbstractEventLoop,
+    queue: asyncio.Queue[object],
+) -> ChatResult:
+    """The worker: relay deltas to `queue` on `loop` until the end or a stop."""
+    import asyncio
+
+    stream = make()
+    try:
+        for delta in stream:
+            if stop.stopped:
+                break
+            loop.call_soon_threadsafe(queue.put_nowait, delta)
+        else:
+            return stream.result
+    finally:
+        stream.close()
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
+            loop.call_soon_threadsafe(queue.put_nowait, _DONE)
+    raise asyncio.CancelledError
+
+
+def _abandoned(stop: StreamStop, worker: Future[ChatResult]) -> None:
+    """A stream dropped unfinished: stop its worker. When its read was broken it ends within
+    moments; waiting for that (bounded) frees its rate-limit slot before the dropping task
+    asks for one again, which the limiter would refuse as a deadlock of that task."""
+    if stop.stop():
+        with contextlib.suppress(Exception):  # still running, or the broken read's error
+            worker.exception(timeout=_SETTLE_S)
+
+
+def _retrieve(future: asyncio.Future[ChatResult]) -> None:
+    """Mark a stopped worker's error as seen: nobody is waiting for it."""
+    if not future.cancelled():
+        future.exception()
