@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from llm_context.contract.messages import ImagePart, TextPart, normalize_messages
-from llm_context.contract.structured import strict_schema
+from llm_context.contract.strict_schema import strict_schema
 from llm_context.contract.tools import ToolCall, normalize_tool_choice, normalize_tools
 from llm_context.errors import LLMInputError
 

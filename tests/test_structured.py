@@ -5,7 +5,8 @@ from __future__ import annotations
 import pydantic
 import pytest
 
-from llm_context.contract.structured import build_output_spec, parse_reply, strict_schema
+from llm_context.contract.strict_schema import strict_schema
+from llm_context.contract.structured import build_output_spec, parse_reply
 from llm_context.errors import LLMInputError, LLMOutputError
 
 SCHEMA = {

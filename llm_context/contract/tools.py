@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..errors import LLMInputError
+from .strict_schema import strict_schema
 
 __all__ = ["ToolCall", "ToolChoice", "ToolSpec", "normalize_tool_choice", "normalize_tools"]
 
@@ -29,9 +30,6 @@ class ToolSpec:
 
     def __post_init__(self) -> None:
         if self.strict:
-            # Imported here: structured imports request, which imports this module.
-            from .structured import strict_schema
-
             object.__setattr__(self, "strict_parameters", strict_schema(self.parameters))
 
 
