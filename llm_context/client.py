@@ -12,41 +12,32 @@ from __future__ import annotations
 
 import functools
 import inspect
-import ipaddress
-import logging
-import random
-import threading
 from collections.abc import Callable, Generator, Mapping, Sequence
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
-from urllib.parse import urlsplit
 
+from .call.connection import Connection
 from .call.fallback import Candidate, with_fallbacks
 from .call.flows import chat_flow, embed_flow, image_flow, raw_flow
-from .call.plan import ChatPlan, build_chat_plan
+from .call.plan import ChatPlan
+from .call.runtime import Runtime
 from .call.steps import Steps, run_async, run_sync
 from .clock import Clock
 from .config.settings import Profile
 from .contract.results import ChatResult, EmbeddingResult, ImageGenerationResult
-from .contract.structured import parse_reply
-from .errors import LLMError, LLMInputError, LLMProviderError, LLMUnsupportedFeatureError, redact
+from .errors import LLMInputError
 from .metering import Meter
 from .providers.base import Adapter, Feature
-from .providers.registry import adapter_class
 from .ratelimit import RateLimiter
 from .streams.flow import OpenedStream, OpeningAsyncStream, open_flow, relay
 from .streams.handles import AsyncChatStream, ChatStream, DeltaCallback
 
 if TYPE_CHECKING:
-    import requests
-
     from .tool_loop import FunctionTool, ToolLoopResult
 
 T = TypeVar("T")
 
 __all__ = ["LLMClient"]
-
-log = logging.getLogger("llm_context")
 
 
 class ClientHost(Protocol):
@@ -65,20 +56,10 @@ class ClientHost(Protocol):
     def llm(self, profile: str | None = None) -> LLMClient: ...
 
 
-def _plain_remote(url: str | None) -> str | None:
-    """The host of an `http://` URL that is not this machine (keys sent there are readable)."""
-    if not url:
-        return None
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.scheme.lower() != "http" or host in ("localhost", "") or host.endswith(".localhost"):
-        return None
-    try:
-        if ipaddress.ip_address(host).is_loopback:
-            return None
-    except ValueError:
-        pass  # a host name
-    return host
+def _stream_plan(runtime: Runtime, messages: Any, opts: Mapping[str, Any]) -> ChatPlan:
+    plan = runtime.plan(messages, **opts)
+    runtime.require(Feature.STREAM, plan.request.model)
+    return plan
 
 
 def _prompt_messages(prompt: str, system: str | None) -> list[dict[str, Any]]:
@@ -96,13 +77,11 @@ class LLMClient:
     def __init__(self, profile: Profile, host: ClientHost) -> None:
         self.profile = profile
         self._host = host
-        self._spec = profile.spec
-        self._adapter: Adapter | None = None
-        self._lock = threading.Lock()
-        self._session: requests.Session | None = None
-        self._limiter = host.limiter_for(profile)
-        self._rng = random.Random()
-        self._warned_http: set[str] = set()
+        self._connection = Connection(profile)
+        self.runtime = Runtime(
+            profile, self._connection, host.clock, host.meter, host.limiter_for(profile)
+        )
+        """What this profile's flows are given: profile, connection, clock, meter, limiter."""
 
     def __repr__(self) -> str:
         p = self.profile
@@ -116,85 +95,7 @@ class LLMClient:
 
     def adapter(self) -> Adapter:
         """The provider adapter (and its SDK client), built on first use and then reused."""
-        if self._adapter is None:
-            with self._lock:
-                if self._adapter is None:
-                    from .config.profiles import resolve_api_key, resolve_base_url
-
-                    resolved = self.profile.with_changes(
-                        api_key=resolve_api_key(self.profile),
-                        base_url=resolve_base_url(self.profile),
-                    )
-                    if resolved.api_key:
-                        self._warn_plain_http(resolved.base_url)
-                    self._adapter = adapter_class(self.profile.provider)(resolved)
-        return self._adapter
-
-    def _warn_plain_http(self, url: str | None) -> None:
-        """Once per client and host: a key is about to travel unencrypted."""
-        host = _plain_remote(url)
-        if host is not None and host not in self._warned_http:
-            self._warned_http.add(host)
-            log.warning(
-                "profile %s sends its API key over plain http:// to %s, where anyone on the "
-                "way can read it; use https://",
-                self.profile.name,
-                host,
-            )
-
-    def _secrets(self) -> tuple[str | None, ...]:
-        adapter = self._adapter
-        key = getattr(adapter, "api_key", None) if adapter is not None else None
-        return (self.profile.api_key, key)
-
-    def _scrub(self, exc: BaseException) -> None:
-        """Remove secrets from an error's text (a provider may echo the key back)."""
-        text = str(exc)
-        clean = redact(text, self._secrets())
-        if clean != text:
-            exc.args = (clean,)
-
-    def _guard(self, fn: Callable[[], T]) -> T:
-        """`fn()`, with SDK errors mapped to ours and every error's text scrubbed of secrets."""
-        try:
-            return fn()
-        except LLMError as exc:
-            self._scrub(exc)
-            raise
-        except StopIteration:
-            raise  # a stream's end (its reader asks through here), not a failure
-        except Exception as exc:
-            mapped = self.adapter().map_error(exc)
-            if not isinstance(mapped, LLMError):
-                # Nothing foreseen: still ours (not retried), with the original as the cause.
-                mapped = LLMProviderError(
-                    f"{self.provider}: unexpected {type(exc).__name__} during the call: {exc}",
-                    provider=self.provider,
-                )
-            self._scrub(mapped)
-            if redact(str(exc), self._secrets()) == str(exc):
-                raise mapped from exc
-            leaking = mapped
-        # The SDK error's text shows a secret: raise outside the handler, so neither
-        # __cause__ nor __context__ keeps it.
-        raise leaking
-
-    def _send(self, fn: Callable[[Adapter], T]) -> T:
-        """One blocking request through the adapter: the unit every attempt runs."""
-        return self._guard(lambda: fn(self.adapter()))
-
-    def _require(self, feature: Feature, model: str | None) -> None:
-        if feature not in (self._spec.features_for(model) if model else self._spec.features):
-            raise LLMUnsupportedFeatureError(self.provider, model, feature.value)
-
-    def _model(self, kind: str, given: str | None = None) -> str:
-        if given is not None:
-            if not isinstance(given, str) or not given:
-                raise LLMInputError("model must be a non-empty string")
-            return given
-        from .config.profiles import resolve_model
-
-        return resolve_model(self.profile, kind)  # type: ignore[arg-type]
+        return self._connection.adapter()
 
     # -- the flow of one call ---------------------------------------------------------------
 
@@ -204,7 +105,7 @@ class LLMClient:
     async def _run_async(self, steps: Steps[T]) -> T:
         return await run_async(steps, self._host.clock, self._host.executor())
 
-    def _fallbacks(self, flow: Callable[[LLMClient], Steps[T]]) -> list[Candidate[T]]:
+    def _fallbacks(self, flow: Callable[[Runtime], Steps[T]]) -> list[Candidate[T]]:
         """This profile's fallbacks, each validating the call for its own provider."""
         return [
             (name, functools.partial(self._fallback_flow, name, flow))
@@ -212,58 +113,18 @@ class LLMClient:
             if name != self.profile.name
         ]
 
-    def _fallback_flow(self, name: str, flow: Callable[[LLMClient], Steps[T]]) -> Steps[T]:
-        return flow(self._host.llm(name))
+    def _fallback_flow(self, name: str, flow: Callable[[Runtime], Steps[T]]) -> Steps[T]:
+        return flow(self._host.llm(name).runtime)
 
     # -- chat -------------------------------------------------------------------------------
 
-    def _plan(
-        self,
-        messages: Any,
-        *,
-        reasoning_effort: str | None = None,
-        max_output_tokens: int | None = None,
-        output_format: str = "text",
-        json_schema: Any = None,
-        schema_name: str = "output",
-        strict_schema: bool = True,
-        validate_json: bool = True,
-        fail_on_unsupported: bool = True,
-        **kw: Any,
-    ) -> ChatPlan:
-        model = kw["model"] if kw.get("model") is not None else self._model("chat")
-        return build_chat_plan(
-            self._spec,
-            model,
-            messages,
-            reasoning_effort=reasoning_effort,
-            max_output_tokens=max_output_tokens,
-            output_format=output_format,
-            json_schema=json_schema,
-            schema_name=schema_name,
-            strict_schema=strict_schema,
-            validate_json=validate_json,
-            fail_on_unsupported=fail_on_unsupported,
-            profile_repair_attempts=self.profile.repair_attempts,
-            kw=kw,
-        )
-
-    def _finish(self, plan: ChatPlan, result: ChatResult) -> ChatResult:
-        """Check JSON output and stamp the profile that answered."""
-        parsed = None
-        if plan.expect is not None and not result.tool_calls:
-            parsed = parse_reply(
-                result.text, plan.expect, validate=plan.validate_json, model_cls=plan.model_cls
-            )
-        return result.replace(parsed=parsed, profile=self.profile.name)
-
     def _chat_steps(self, messages: Any, **opts: Any) -> Steps[ChatResult]:
-        plan = self._plan(messages, **opts)
+        plan = self.runtime.plan(messages, **opts)
         # A per-call model names the primary's model; each fallback keeps its own.
         rest = {k: v for k, v in opts.items() if k != "model"}
         return with_fallbacks(
-            (self.profile.name, lambda: chat_flow(self, plan)),
-            self._fallbacks(lambda c: chat_flow(c, c._plan(messages, **rest))),
+            (self.profile.name, lambda: chat_flow(self.runtime, plan)),
+            self._fallbacks(lambda rt: chat_flow(rt, rt.plan(messages, **rest))),
         )
 
     def chat_sync(
@@ -313,17 +174,12 @@ class LLMClient:
 
     # -- streaming --------------------------------------------------------------------------
 
-    def _stream_plan(self, messages: Any, **opts: Any) -> ChatPlan:
-        plan = self._plan(messages, **opts)
-        self._require(Feature.STREAM, plan.request.model)
-        return plan
-
     def _stream_steps(self, messages: Any, **opts: Any) -> Steps[OpenedStream]:
-        plan = self._stream_plan(messages, **opts)
+        plan = _stream_plan(self.runtime, messages, opts)
         rest = {k: v for k, v in opts.items() if k != "model"}
         return with_fallbacks(
-            (self.profile.name, lambda: open_flow(self, plan)),
-            self._fallbacks(lambda c: open_flow(c, c._stream_plan(messages, **rest))),
+            (self.profile.name, lambda: open_flow(self.runtime, plan)),
+            self._fallbacks(lambda rt: open_flow(rt, _stream_plan(rt, messages, rest))),
         )
 
     def stream_sync(self, messages: Sequence[Mapping[str, Any]], **opts: Any) -> ChatStream:
@@ -386,7 +242,7 @@ class LLMClient:
         retry: Mapping[str, Any] | None = None,
     ) -> EmbeddingResult:
         """Embed texts (batched to the provider's limit, order kept)."""
-        return self._run_sync(embed_flow(self, texts, model, dimensions, timeout, retry))
+        return self._run_sync(embed_flow(self.runtime, texts, model, dimensions, timeout, retry))
 
     async def embed(
         self,
@@ -398,7 +254,9 @@ class LLMClient:
         retry: Mapping[str, Any] | None = None,
     ) -> EmbeddingResult:
         """`embed_sync`, awaitable."""
-        return await self._run_async(embed_flow(self, texts, model, dimensions, timeout, retry))
+        return await self._run_async(
+            embed_flow(self.runtime, texts, model, dimensions, timeout, retry)
+        )
 
     def generate_image_sync(
         self,
@@ -415,7 +273,7 @@ class LLMClient:
     ) -> ImageGenerationResult:
         """Generate images; with `input_images` (bytes, paths or data URLs), edit them."""
         steps = image_flow(
-            self,
+            self.runtime,
             prompt,
             model=model,
             n=n,
@@ -430,16 +288,7 @@ class LLMClient:
 
     async def generate_image(self, prompt: str, **opts: Any) -> ImageGenerationResult:
         """`generate_image_sync`, awaitable."""
-        return await self._run_async(image_flow(self, prompt, **opts))
-
-    def _raw_session(self) -> requests.Session:
-        if self._session is None:
-            with self._lock:
-                if self._session is None:
-                    import requests
-
-                    self._session = requests.Session()
-        return self._session
+        return await self._run_async(image_flow(self.runtime, prompt, **opts))
 
     def raw_sync(
         self,
@@ -457,7 +306,7 @@ class LLMClient:
         """An HTTP request to the provider with its base URL and auth; parsed JSON back
         (or the `requests.Response` with `return_response=True`)."""
         steps = raw_flow(
-            self,
+            self.runtime,
             method=method,
             path=path,
             url=url,
@@ -472,7 +321,7 @@ class LLMClient:
 
     async def raw(self, **opts: Any) -> Any:
         """`raw_sync`, awaitable."""
-        return await self._run_async(raw_flow(self, **opts))
+        return await self._run_async(raw_flow(self.runtime, **opts))
 
     # -- tool loop --------------------------------------------------------------------------
 
@@ -504,10 +353,4 @@ class LLMClient:
     def close(self) -> None:
         """Release connections (the SDK client and the raw session). The client stays usable:
         the next call opens new ones, as a fresh client would."""
-        with self._lock:
-            adapter, self._adapter = self._adapter, None
-            session, self._session = self._session, None
-        if adapter is not None:
-            adapter.close()
-        if session is not None:
-            session.close()
+        self._connection.close()

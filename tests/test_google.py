@@ -773,7 +773,7 @@ def test_stream_tool_calls_arrive_whole(llm: LLMClient, fake: FakeProviderServer
             ),
         )
     )
-    events = list(llm.adapter().stream(llm._plan(HELLO, tools=[WEATHER, TIME]).request))
+    events = list(llm.adapter().stream(llm.runtime.plan(HELLO, tools=[WEATHER, TIME]).request))
     deltas = [e for e in events if type(e).__name__ == "ToolCallDelta"]
     assert [(d.index, d.name, d.arguments) for d in deltas] == [
         (0, "get_weather", '{"city": "Oslo"}'),

@@ -3,7 +3,7 @@
 Each attempt waits for the profile's rate-limit capacity and is sent through the adapter;
 the retry policy repeats attempts; the whole operation is metered. The client validates
 the call, builds one of these flows per profile (fallbacks chain them) and hands it to a
-driver. Streams have their own two-phase flow in `stream_flow`.
+driver. Streams have their own two-phase flow in `streams.flow`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from ..contract.images import (
     decode_image_data_url,
@@ -31,10 +31,8 @@ from ..ratelimit import estimate_chat_tokens, estimate_text_tokens, tokens_used
 from ..raw import send_raw
 from .plan import ChatPlan
 from .retry import RetryPolicy, apply_retry_override, check_retry_override
+from .runtime import Runtime
 from .steps import Acquire, Call, Permit, Steps, is_cancellation
-
-if TYPE_CHECKING:
-    from ..client import LLMClient
 
 __all__ = [
     "attempt",
@@ -54,30 +52,30 @@ T = TypeVar("T")
 # -- the building blocks -----------------------------------------------------------------------
 
 
-def tally(client: LLMClient) -> Tally:
-    """A fresh record of one operation on the client's profile, started now."""
-    return Tally(started=client._host.clock.monotonic())
+def tally(rt: Runtime) -> Tally:
+    """A fresh record of one operation on the runtime's profile, started now."""
+    return Tally(started=rt.clock.monotonic())
 
 
-def policy(client: LLMClient, override: Mapping[str, Any]) -> RetryPolicy:
+def policy(rt: Runtime, override: Mapping[str, Any]) -> RetryPolicy:
     """The profile's retry policy with a per-call override on top."""
-    settings = apply_retry_override(client.profile.retry, override)
-    return RetryPolicy(settings, client.provider, client.profile.name, client._rng)
+    settings = apply_retry_override(rt.profile.retry, override)
+    return RetryPolicy(settings, rt.provider, rt.profile.name, rt.rng)
 
 
 def attempt(
-    client: LLMClient, call: Call[T], tokens: int, counts: Tally, number: int = 1
+    rt: Runtime, call: Call[T], tokens: int, counts: Tally, number: int = 1
 ) -> Steps[tuple[T, Permit | None]]:
     """Request `number` of a retry run: wait for capacity, send. The permit is released on
     failure and handed back on success (a stream holds it until it ends)."""
     permit: Permit | None = None
-    if client._limiter is not None:
-        permit = yield Acquire(client._limiter, tokens)
+    if rt.limiter is not None:
+        permit = yield Acquire(rt.limiter, tokens)
         call = replace(call, abandoned=permit.release)
     counts.attempts += 1
     if number > 1:  # only the policy's re-sends: a batch or a repair turn is not a retry
         counts.retries += 1
-    counts.sent_at = permit.granted_at if permit is not None else client._host.clock.monotonic()
+    counts.sent_at = permit.granted_at if permit is not None else rt.clock.monotonic()
     try:
         result = yield call
     except BaseException as exc:
@@ -89,7 +87,7 @@ def attempt(
 
 
 def retried(
-    client: LLMClient,
+    rt: Runtime,
     call: Call[T],
     tokens: int,
     used: Callable[[T], int | None],
@@ -100,19 +98,18 @@ def retried(
     the tokens really used."""
 
     def one(number: int) -> Steps[T]:
-        result, permit = yield from attempt(client, call, tokens, counts, number)
+        result, permit = yield from attempt(rt, call, tokens, counts, number)
         if permit is not None:
             permit.release(used(result))
         return result
 
-    return policy(client, override).steps(one)
+    return policy(rt, override).steps(one)
 
 
 def _metered(
-    client: LLMClient, operation: Operation, model: str | None, counts: Tally, flow: Steps[T]
+    rt: Runtime, operation: Operation, model: str | None, counts: Tally, flow: Steps[T]
 ) -> Steps[T]:
-    host = client._host
-    return metered(host.meter, host.clock, client.profile, operation, model, counts, flow)
+    return metered(rt.meter, rt.clock, rt.profile, operation, model, counts, flow)
 
 
 def check_timeout(value: Any) -> float | None:
@@ -150,27 +147,27 @@ def repair_plan(plan: ChatPlan, reply: str, error: LLMOutputError) -> ChatPlan:
     return replace(plan, request=replace(plan.request, messages=messages))
 
 
-def _chat_call(client: LLMClient, request: ChatRequest) -> Call[ChatResult]:
-    return Call(lambda: client._send(lambda adapter: adapter.chat(request)))
+def _chat_call(rt: Runtime, request: ChatRequest) -> Call[ChatResult]:
+    return Call(lambda: rt.connection.send(lambda adapter: adapter.chat(request)))
 
 
-def chat_flow(client: LLMClient, plan: ChatPlan) -> Steps[ChatResult]:
-    """Chat on the client's profile: rate limit, retries and JSON repair, metered."""
-    counts = tally(client)
-    return _metered(client, "chat", plan.request.model, counts, _repairs(client, plan, counts))
+def chat_flow(rt: Runtime, plan: ChatPlan) -> Steps[ChatResult]:
+    """Chat on the runtime's profile: rate limit, retries and JSON repair, metered."""
+    counts = tally(rt)
+    return _metered(rt, "chat", plan.request.model, counts, _repairs(rt, plan, counts))
 
 
-def _repairs(client: LLMClient, plan: ChatPlan, counts: Tally) -> Steps[ChatResult]:
+def _repairs(rt: Runtime, plan: ChatPlan, counts: Tally) -> Steps[ChatResult]:
     """Ask again with the validation errors, up to `repair_attempts` times; usage sums."""
     current = plan
     for number in range(plan.repair_attempts + 1):
         request = current.request
         tokens = estimate_chat_tokens(request)
-        call = _chat_call(client, request)
-        result = yield from retried(client, call, tokens, _usage_tokens, plan.retry, counts)
+        call = _chat_call(rt, request)
+        result = yield from retried(rt, call, tokens, _usage_tokens, plan.retry, counts)
         counts.usage = add_usage(counts.usage, result.usage)
         try:
-            return client._finish(plan, result).replace(usage=dict(counts.usage))
+            return rt.finish(plan, result).replace(usage=dict(counts.usage))
         except LLMOutputError as exc:
             if number == plan.repair_attempts:
                 raise
@@ -182,12 +179,12 @@ def _repairs(client: LLMClient, plan: ChatPlan, counts: Tally) -> Steps[ChatResu
 # -- embeddings --------------------------------------------------------------------------------
 
 
-def _embed_call(client: LLMClient, request: EmbedRequest) -> Call[EmbeddingResult]:
-    return Call(lambda: client._send(lambda adapter: adapter.embed(request)))
+def _embed_call(rt: Runtime, request: EmbedRequest) -> Call[EmbeddingResult]:
+    return Call(lambda: rt.connection.send(lambda adapter: adapter.embed(request)))
 
 
 def embed_flow(
-    client: LLMClient,
+    rt: Runtime,
     texts: str | Sequence[str],
     model: str | None,
     dimensions: int | None,
@@ -209,29 +206,29 @@ def embed_flow(
         raise LLMInputError("dimensions must be a positive int")
     seconds = check_timeout(timeout)
     override = check_retry_override(retry)
-    client._require(Feature.EMBED, None)  # before the model: a provider without it says so
-    name = client._model("embed", model)
-    client._require(Feature.EMBED, name)
-    size = client._spec.max_embed_batch
+    rt.require(Feature.EMBED, None)  # before the model: a provider without it says so
+    name = rt.model("embed", model)
+    rt.require(Feature.EMBED, name)
+    size = rt.spec.max_embed_batch
     batches = [
         EmbedRequest(name, tuple(items[start : start + size]), dimensions, seconds)
         for start in range(0, len(items), size)
     ]
-    counts = tally(client)
+    counts = tally(rt)
 
     def run() -> Steps[EmbeddingResult]:
         vectors: list[list[float]] = []
         result_model: str | None = name
         for request in batches:
             tokens = estimate_text_tokens(request.texts)
-            call = _embed_call(client, request)
-            part = yield from retried(client, call, tokens, _usage_tokens, override, counts)
+            call = _embed_call(rt, request)
+            part = yield from retried(rt, call, tokens, _usage_tokens, override, counts)
             vectors.extend(part.vectors)
             counts.usage = add_usage(counts.usage, part.usage)
             result_model = part.model or result_model
         return EmbeddingResult(vectors, dict(counts.usage), result_model)
 
-    return _metered(client, "embed", name, counts, run())
+    return _metered(rt, "embed", name, counts, run())
 
 
 # -- images ------------------------------------------------------------------------------------
@@ -267,7 +264,7 @@ def input_image(i: int, image: Any) -> InputImage:
 
 
 def image_flow(
-    client: LLMClient,
+    rt: Runtime,
     prompt: str,
     model: str | None = None,
     n: int = 1,
@@ -288,27 +285,27 @@ def image_flow(
     override = check_retry_override(retry)
     images = tuple(input_image(i, img) for i, img in enumerate(input_images or ()))
     feature = Feature.IMAGE_EDIT if images else Feature.IMAGE_GENERATION
-    client._require(feature, None)  # before the model: a provider without it says so
-    name = client._model("image", model)
-    client._require(feature, name)
+    rt.require(feature, None)  # before the model: a provider without it says so
+    name = rt.model("image", model)
+    rt.require(feature, name)
     request = ImageRequest(name, prompt, n, size, quality, images, seconds, extra=extra)
-    counts = tally(client)
+    counts = tally(rt)
 
     def run() -> Steps[ImageGenerationResult]:
-        call = Call(lambda: client._send(lambda adapter: adapter.generate_image(request)))
+        call = Call(lambda: rt.connection.send(lambda adapter: adapter.generate_image(request)))
         tokens = estimate_text_tokens([prompt])
-        result = yield from retried(client, call, tokens, _usage_tokens, override, counts)
+        result = yield from retried(rt, call, tokens, _usage_tokens, override, counts)
         counts.usage = add_usage(counts.usage, result.usage)
         return result
 
-    return _metered(client, "image", name, counts, run())
+    return _metered(rt, "image", name, counts, run())
 
 
 # -- raw ---------------------------------------------------------------------------------------
 
 
 def raw_flow(
-    client: LLMClient,
+    rt: Runtime,
     *,
     method: str = "GET",
     path: str | None = None,
@@ -321,30 +318,30 @@ def raw_flow(
     retry: Mapping[str, Any] | None = None,
 ) -> Steps[Any]:
     """One raw HTTP request with the provider's base URL and auth, retried and metered."""
-    client._require(Feature.RAW, None)
+    rt.require(Feature.RAW, None)
     seconds = check_timeout(timeout)
     override = check_retry_override(retry)
-    counts = tally(client)
+    counts = tally(rt)
 
     def send() -> Any:
-        auth = client.adapter().raw_auth()
+        auth = rt.connection.adapter().raw_auth()
         if url is not None and auth.headers:
-            client._warn_plain_http(url)
+            rt.connection.warn_plain_http(url)
         return send_raw(
-            client._raw_session(),
+            rt.connection.raw_session(),
             auth,
-            client.provider,
+            rt.provider,
             method=method,
             path=path,
             url=url,
             json=json,
             params=params,
             headers=headers,
-            timeout=seconds if seconds is not None else client.profile.timeout,
+            timeout=seconds if seconds is not None else rt.profile.timeout,
             return_response=return_response,
-            secrets=client._secrets(),
+            secrets=rt.connection.secrets(),
         )
 
-    call = Call(lambda: client._guard(send))
-    flow = retried(client, call, 0, _nothing, override, counts)
-    return _metered(client, "raw", client.profile.model, counts, flow)
+    call = Call(lambda: rt.connection.guard(send))
+    flow = retried(rt, call, 0, _nothing, override, counts)
+    return _metered(rt, "raw", rt.profile.model, counts, flow)

@@ -27,7 +27,7 @@ from .handles import AsyncChatStream, ChatStream
 from .stop import stop_requested
 
 if TYPE_CHECKING:
-    from ..client import LLMClient
+    from ..call.runtime import Runtime
 
 __all__ = [
     "OpenedStream",
@@ -96,7 +96,7 @@ def guarded_events(
 class OpenedStream:
     """A stream past phase one, on the profile that answered; owns the events and permit."""
 
-    client: LLMClient
+    runtime: Runtime
     plan: ChatPlan
     events: Iterator[StreamEvent]
     head: list[StreamEvent]
@@ -104,30 +104,29 @@ class OpenedStream:
     tally: Tally
 
 
-def open_flow(client: LLMClient, plan: ChatPlan) -> Steps[OpenedStream]:
-    """Phase one on the client's profile: rate limit, open and read to the first text,
+def open_flow(rt: Runtime, plan: ChatPlan) -> Steps[OpenedStream]:
+    """Phase one on the runtime's profile: rate limit, open and read to the first text,
     retried. A failure is metered here; a stream that opened is metered when it ends."""
-    counts = tally(client)
+    counts = tally(rt)
     request = plan.request
 
     def open_once() -> tuple[Iterator[StreamEvent], list[StreamEvent]]:
-        return client._guard(
-            lambda: open_to_first_text(lambda: client.adapter().stream(request), client.provider)
+        return rt.connection.guard(
+            lambda: open_to_first_text(lambda: rt.connection.adapter().stream(request), rt.provider)
         )
 
     def opened() -> Steps[OpenedStream]:
         call = Call(open_once, discard=lambda pair: close_events(pair[0]))
         tokens = estimate_chat_tokens(request)
-        (events, head), permit = yield from policy(client, plan.retry).steps(
-            lambda number: attempt(client, call, tokens, counts, number)
+        (events, head), permit = yield from policy(rt, plan.retry).steps(
+            lambda number: attempt(rt, call, tokens, counts, number)
         )
-        return OpenedStream(client, plan, events, head, permit, counts)
+        return OpenedStream(rt, plan, events, head, permit, counts)
 
-    host = client._host
     return metered(
-        host.meter,
-        host.clock,
-        client.profile,
+        rt.meter,
+        rt.clock,
+        rt.profile,
         "stream",
         request.model,
         counts,
@@ -139,8 +138,8 @@ def open_flow(client: LLMClient, plan: ChatPlan) -> Steps[OpenedStream]:
 def relay(opened: OpenedStream) -> Generator[str, None, ChatResult]:
     """Phase two: deltas to the caller. However it ends, the stream is closed, its permit
     released (with the tokens really used) and the call metered."""
-    client = opened.client
-    acc = StreamAccumulator(client.provider)
+    rt = opened.runtime
+    acc = StreamAccumulator(rt.provider)
     error: BaseException | None = None
     try:
         for event in opened.head:
@@ -148,11 +147,11 @@ def relay(opened: OpenedStream) -> Generator[str, None, ChatResult]:
             if isinstance(event, TextDelta) and event.text:
                 yield event.text
         if acc.end is None:
-            for event in guarded_events(opened.events, acc, client._guard, client.provider):
+            for event in guarded_events(opened.events, acc, rt.connection.guard, rt.provider):
                 acc.add(event)
                 if isinstance(event, TextDelta) and event.text:
                     yield event.text
-        return client._finish(opened.plan, acc.result())
+        return rt.finish(opened.plan, acc.result())
     except GeneratorExit:
         raise  # the caller stopped early: not an error
     except BaseException as exc:
@@ -168,13 +167,10 @@ def _ended(opened: OpenedStream, acc: StreamAccumulator, error: BaseException | 
     counts.usage = add_usage(counts.usage, acc.usage)
     if opened.permit is not None:
         opened.permit.release(tokens_used(acc.usage))
-    client = opened.client
-    host = client._host
+    rt = opened.runtime
     model = opened.plan.request.model
-    now = host.clock.monotonic()
-    record_safely(
-        host.meter, lambda: make_record(client.profile, "stream", model, counts, now, error)
-    )
+    now = rt.clock.monotonic()
+    record_safely(rt.meter, lambda: make_record(rt.profile, "stream", model, counts, now, error))
 
 
 class OpeningAsyncStream(AsyncChatStream):
