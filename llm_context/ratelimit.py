@@ -99,19 +99,19 @@ _Holder = tuple[int, object | None]
 class _Grant:
     """A permit: holds a concurrency slot and a token count in the window until released."""
 
-    __slots__ = ("_holder", "_in_window", "_limiter", "_released", "granted_at", "tokens")
+    __slots__ = ("_limiter", "granted_at", "holder", "in_window", "released", "tokens")
 
     def __init__(self, limiter: RateLimiter, tokens: int, granted_at: float, holder: _Holder):
         self._limiter = limiter
-        self._holder = holder
-        self._released = False
-        self._in_window = True  # counted in the limiter's running token total
+        self.holder = holder
+        self.released = False
+        self.in_window = True  # counted in the limiter's running token total
         self.tokens = tokens
         self.granted_at = granted_at
 
     def release(self, used_tokens: int | None = None) -> None:
         """Give the slot back; `used_tokens` replaces the estimate in the window."""
-        self._limiter._release(self, used_tokens)
+        self._limiter.release_grant(self, used_tokens)
 
 
 class _Waiter:
@@ -364,23 +364,23 @@ class RateLimiter:
             self._times.popleft()
         while self._window and self._window[0].granted_at <= edge:
             grant = self._window.popleft()
-            grant._in_window = False
+            grant.in_window = False
             self._window_tokens -= grant.tokens
 
-    def _release(self, grant: _Grant, used_tokens: int | None) -> None:
+    def release_grant(self, grant: _Grant, used_tokens: int | None) -> None:
         with self._lock:
-            if grant._released:
+            if grant.released:
                 return
-            grant._released = True
+            grant.released = True
             self._in_flight -= 1
-            for key in grant._holder:
+            for key in grant.holder:
                 if key is not None:
                     self._held[key] -= 1
                     if not self._held[key]:
                         del self._held[key]
             if used_tokens is not None:
                 used = max(0, int(used_tokens))
-                if grant._in_window:
+                if grant.in_window:
                     self._window_tokens += used - grant.tokens
                 grant.tokens = used
             woken = self._serve()
@@ -413,6 +413,7 @@ class _LoopSignal:
     def set(self) -> bool:
         import asyncio
 
+        # In asyncio.events.__all__ for this: get_running_loop() would raise when none runs.
         if asyncio._get_running_loop() is self._loop:
             self._on_loop()
             return True

@@ -65,7 +65,7 @@ def _texts(content: Any) -> str:
     )
 
 
-def _last_user_text(body: dict[str, Any]) -> str:
+def last_user_text(body: dict[str, Any]) -> str:
     for message in reversed(body.get("messages") or []):
         if isinstance(message, dict) and message.get("role") == "user":
             text = _texts(message.get("content"))
@@ -82,7 +82,7 @@ def _default_reply(exchange: Exchange) -> Reply:
     if "JSON object" in _texts(body.get("system")):
         # No JSON mode at Anthropic: a model asked for a JSON object in its system prompt.
         return Reply.json(DEFAULT_JSON_OBJECT)
-    return Reply(default_text(exchange.provider, _last_user_text(body)))
+    return Reply(default_text(exchange.provider, last_user_text(body)))
 
 
 # ---- the Message -----------------------------------------------------------------------
@@ -252,7 +252,7 @@ def _stream_message(exchange: Exchange, reply: Reply, content: list[dict[str, An
             emit("content_block_start", index=index, content_block=start)
             # Tool input JSON in at least two pieces, as the real stream delivers it.
             arguments = json.dumps(block["input"], separators=(",", ":"))
-            for piece in wire_openai._fragments(arguments):
+            for piece in wire_openai.fragments(arguments):
                 delta = {"type": "input_json_delta", "partial_json": piece}
                 emit("content_block_delta", index=index, delta=delta)
         emit("content_block_stop", index=index)

@@ -42,9 +42,9 @@ error_body = wire_openai.error_body
 # ---- request reading -------------------------------------------------------------------
 
 
-def _last_user_text(body: dict[str, Any]) -> str:
+def last_user_text(body: dict[str, Any]) -> str:
     # Chat messages have the shape of Responses input messages: one reader serves both.
-    return wire_openai._last_user_text({"input": body.get("messages")})
+    return wire_openai.last_user_text({"input": body.get("messages")})
 
 
 def _default_reply(exchange: Exchange) -> Reply:
@@ -54,7 +54,7 @@ def _default_reply(exchange: Exchange) -> Reply:
         return Reply.json(example_for_schema(schema))
     if response_format.get("type") == "json_object":
         return Reply.json(DEFAULT_JSON_OBJECT)
-    return Reply(default_text(exchange.provider, _last_user_text(exchange.body)))
+    return Reply(default_text(exchange.provider, last_user_text(exchange.body)))
 
 
 def _include_usage(exchange: Exchange) -> bool:
@@ -139,14 +139,14 @@ def _stream(exchange: Exchange, reply: Reply) -> None:
     chunk({"role": "assistant", "content": ""})
     field = _REASONING_FIELD.get(exchange.provider)
     if field and reply.reasoning is not None:
-        for piece in wire_openai._fragments(reply.reasoning):
+        for piece in wire_openai.fragments(reply.reasoning):
             chunk({field: piece})
     for delta in exchange.paced_deltas(reply):
         chunk({"content": delta})
     for index, call in enumerate(_tool_calls(exchange, reply)):
         head = {**call, "function": {"name": call["function"]["name"], "arguments": ""}}
         chunk({"tool_calls": [{"index": index, **head}]})
-        for piece in wire_openai._fragments(call["function"]["arguments"]):
+        for piece in wire_openai.fragments(call["function"]["arguments"]):
             chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
     chunk({}, reply.resolved_finish_reason)
     if include_usage:

@@ -50,7 +50,7 @@ def error_body(status: int, message: str) -> dict[str, Any]:
 # ---- Responses API ---------------------------------------------------------------------
 
 
-def _last_user_text(body: dict[str, Any]) -> str:
+def last_user_text(body: dict[str, Any]) -> str:
     items = body.get("input")
     if isinstance(items, str):
         return items
@@ -72,7 +72,7 @@ def _default_reply(exchange: Exchange) -> Reply:
         return Reply.json(example_for_schema(text_format.get("schema") or {}))
     if text_format.get("type") == "json_object":
         return Reply.json(DEFAULT_JSON_OBJECT)
-    return Reply(default_text(exchange.provider, _last_user_text(exchange.body)))
+    return Reply(default_text(exchange.provider, last_user_text(exchange.body)))
 
 
 def _usage(reply: Reply) -> dict[str, Any]:
@@ -183,7 +183,7 @@ def responses(exchange: Exchange) -> None:
         exchange.send_json(_response(exchange, reply, output, done=True))
 
 
-def _fragments(arguments: str) -> list[str]:
+def fragments(arguments: str) -> list[str]:
     """Tool arguments in at least two pieces, as the real stream delivers them."""
     size = max(1, len(arguments) // 3)
     pieces = [arguments[i : i + size] for i in range(0, len(arguments), size)]
@@ -235,7 +235,7 @@ def _stream_response(exchange: Exchange, reply: Reply) -> None:
                     pass  # no text, but a scripted cut or stall still applies here
             added = {**item, "status": "in_progress", "arguments": ""}
             emit("response.output_item.added", output_index=index, item=added)
-            for piece in _fragments(item["arguments"]):
+            for piece in fragments(item["arguments"]):
                 emit("response.function_call_arguments.delta", **where, delta=piece)
             emit(
                 "response.function_call_arguments.done",

@@ -196,7 +196,8 @@ def _imagen(client: genai.Client, request: ImageRequest) -> ImageGenerationResul
     parameters.update(request.extra)
     body: dict[str, object] = {"instances": [{"prompt": request.prompt}], "parameters": parameters}
     path = request.model if "/" in request.model else f"models/{request.model}"
-    # The SDK's HTTP client: same key header, base URL, API version, timeout and errors.
+    # The SDK's HTTP client: same key header, base URL, API version, timeout and errors;
+    # google-genai has no public call for Imagen's :predict, so we borrow its transport.
     reply = client.models._api_client.request(
         "post", f"{path}:predict", body, http_options(request.timeout)
     )
