@@ -411,9 +411,8 @@ class _LoopSignal:
         self._future: asyncio.Future[None] | None = None
 
     def set(self) -> bool:
-        import asyncio
+        import asyncio  # _get_running_loop: exported for this; get_running_loop() would raise
 
-        # In asyncio.events.__all__ for this: get_running_loop() would raise when none runs.
         if asyncio._get_running_loop() is self._loop:
             self._on_loop()
             return True
