@@ -56,6 +56,11 @@ PNG_1PX = (
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAE"
     "hQGAhKmMIQAAAABJRU5ErkJggg=="
 )
+# A PDF and a WAV clip (their checks and wire shapes: test_features_media.py).
+PDF_B64 = base64.b64encode(b"%PDF-1.4\n%%EOF\n").decode()
+PDF_PART = {"type": "file", "file": {"file_data": f"data:application/pdf;base64,{PDF_B64}"}}
+WAV_B64 = base64.b64encode(b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\x00" * 28).decode()
+AUDIO_PART = {"type": "input_audio", "input_audio": {"data": WAV_B64, "format": "wav"}}
 # A model per provider that takes reasoning_effort (the fake profiles' defaults may not).
 REASONING_MODELS = {"openai": "o4-mini", "azure": "o4-mini"}
 
@@ -439,6 +444,8 @@ def test_unsupported_features_raise_before_sending(
         Feature.SAMPLING: lambda: llm.chat_sync(HELLO, temperature=0.2),
         Feature.EMBED: lambda: llm.embed_sync(["x"], model="m"),
         Feature.IMAGE_GENERATION: lambda: llm.generate_image_sync("x", model="m"),
+        Feature.DOCUMENTS: lambda: llm.chat_sync([{"role": "user", "content": [PDF_PART]}]),
+        Feature.AUDIO: lambda: llm.chat_sync([{"role": "user", "content": [AUDIO_PART]}]),
     }
     lacking = [f for f in attempts if not has(provider, f, model)]
     for feature in lacking:

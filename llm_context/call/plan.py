@@ -12,7 +12,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, get_args
 
-from ..contract.messages import Message, TextPart, normalize_messages
+from ..contract.messages import (
+    AudioPart,
+    DocumentPart,
+    FileLimit,
+    ImagePart,
+    Message,
+    TextPart,
+    normalize_messages,
+)
 from ..contract.request import ChatRequest, OutputSpec, ReasoningEffort
 from ..contract.structured import build_output_spec, json_instruction
 from ..contract.text_check import check_text, check_tree
@@ -172,7 +180,10 @@ def build_chat_plan(
     """Validate every option and the messages; check features; nothing is sent here."""
     if not _KNOWN.issuperset(kw):
         raise _unknown_options(sorted(set(kw) - _KNOWN))
-    msgs = normalize_messages(messages)
+    limit = spec.max_file_bytes
+    msgs = normalize_messages(
+        messages, file_limit=FileLimit(spec.provider.value, limit) if limit else None
+    )
     model = kw.get("model", default_model)
     if not isinstance(model, str) or not model:
         raise LLMInputError(f"model must be a non-empty string, got {model!r}")
@@ -211,9 +222,12 @@ def build_chat_plan(
     if tools and Feature.TOOLS not in features:
         # Tools cannot be emulated: the model would answer without calling them.
         raise LLMUnsupportedFeatureError(spec.provider.value, model, Feature.TOOLS.value)
-    has_images = any(not isinstance(p, TextPart) for m in msgs for p in m.parts)
-    if has_images and Feature.VISION not in features:
-        raise LLMUnsupportedFeatureError(spec.provider.value, model, Feature.VISION.value)
+    for kind, feature in ((ImagePart, Feature.VISION), (DocumentPart, Feature.DOCUMENTS)):
+        if feature not in features and any(isinstance(p, kind) for m in msgs for p in m.parts):
+            raise LLMUnsupportedFeatureError(spec.provider.value, model, feature.value)
+    has_audio = any(isinstance(p, AudioPart) for m in msgs for p in m.parts)
+    if has_audio and Feature.AUDIO not in features:
+        raise LLMUnsupportedFeatureError(spec.provider.value, model, Feature.AUDIO.value)
     if effort is not None and Feature.REASONING not in features:
         _unsupported(spec, model, Feature.REASONING, fail_on_unsupported, "drop reasoning_effort")
         effort = None

@@ -8,11 +8,15 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 from ..errors import LLMInputError
+from .files import AudioPart, DocumentPart, FileLimit, parse_audio_part, parse_file_part
 from .images import decode_image_data_url
 from .text_check import check_text, check_tree
 from .tools import ToolCall, parse_arguments
 
 __all__ = [
+    "AudioPart",
+    "DocumentPart",
+    "FileLimit",
     "ImagePart",
     "Message",
     "Part",
@@ -60,7 +64,7 @@ class ImagePart:
         return base64.b64decode(self.data_b64)
 
 
-Part = TextPart | ImagePart
+Part = TextPart | ImagePart | DocumentPart | AudioPart
 
 
 @dataclass(frozen=True)
@@ -114,7 +118,7 @@ def _image_part(i: int, j: int, raw: Mapping[str, Any]) -> ImagePart:
     return ImagePart(url, detail)
 
 
-def _parts(i: int, role: str, content: Any) -> tuple[Part, ...]:
+def _parts(i: int, role: str, content: Any, limit: FileLimit | None) -> tuple[Part, ...]:
     if content is None:
         return ()
     if isinstance(content, str):
@@ -149,9 +153,20 @@ def _parts(i: int, role: str, content: Any) -> tuple[Part, ...]:
             if role not in ("user", "system", "developer"):
                 raise LLMInputError(f"{_where(i)}: images are only allowed in user messages")
             parts.append(_image_part(i, j, raw))
+        elif kind in ("file", "input_audio"):
+            if role != "user":
+                raise LLMInputError(
+                    f"{_where(i)}: files and audio are only allowed in user messages"
+                )
+            where = f"{_where(i)}.content[{j}]"
+            if kind == "file":
+                parts.append(parse_file_part(raw, where, limit))
+            else:
+                parts.append(parse_audio_part(raw, where, limit))
         else:
             raise LLMInputError(
-                f"{_where(i)}.content[{j}]: unknown part type {kind!r}; use 'text' or 'image_url'"
+                f"{_where(i)}.content[{j}]: unknown part type {kind!r}; use 'text', "
+                "'image_url', 'file' or 'input_audio'"
             )
     return tuple(parts)
 
@@ -192,8 +207,11 @@ def _tool_calls(i: int, raw: Any) -> tuple[ToolCall, ...]:
     return tuple(calls)
 
 
-def normalize_messages(messages: Any) -> tuple[Message, ...]:
-    """Check an OpenAI-style message list and return normalised `Message`s.
+def normalize_messages(
+    messages: Any, *, file_limit: FileLimit | None = None
+) -> tuple[Message, ...]:
+    """Check an OpenAI-style message list and return normalised `Message`s; documents and
+    audio larger than `file_limit` (the provider's) are refused.
 
     Raises `LLMInputError` naming the offending message and how to fix it.
     """
@@ -218,7 +236,7 @@ def normalize_messages(messages: Any) -> tuple[Message, ...]:
             raise LLMInputError(
                 f"{_where(i)}: unknown role {role!r}; use one of {', '.join(ROLES)}"
             )
-        parts = _parts(i, role, raw.get("content"))
+        parts = _parts(i, role, raw.get("content"), file_limit)
         calls = _tool_calls(i, raw.get("tool_calls")) if role == "assistant" else ()
         if raw.get("tool_calls") and role != "assistant":
             raise LLMInputError(f"{_where(i)}: only assistant messages may carry tool_calls")

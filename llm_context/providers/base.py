@@ -32,6 +32,8 @@ class Feature(str, enum.Enum):
     JSON_OBJECT = "JSON object output"
     JSON_SCHEMA = "JSON schema output"
     VISION = "image input"
+    DOCUMENTS = "document input"
+    AUDIO = "audio input"
     REASONING = "reasoning effort"
     SAMPLING = "temperature / top_p"
     STOP = "stop sequences"

@@ -50,6 +50,8 @@ _F = Feature
 _CHAT_FEATURES = frozenset(
     {_F.CHAT, _F.STREAM, _F.TOOLS, _F.JSON_SCHEMA, _F.VISION, _F.RAW, _F.SAMPLING, _F.STOP}
 )
+_MEDIA = frozenset({_F.DOCUMENTS, _F.AUDIO})
+_MB = 1024 * 1024
 
 
 # A feature a provider lacks but serves natively through another: JSON object output is an
@@ -123,6 +125,8 @@ class ProviderSpec:
     max_embed_batch: int = 2048
     local: bool = False  # a server on the user's machine: say so when it is not running
     model_rules: tuple[ModelRule, ...] = ()
+    # The largest document or audio file (decoded bytes) sent inline; None: no documented limit.
+    max_file_bytes: int | None = None
 
     def features_for(self, model: str) -> frozenset[Feature]:
         """The provider's features less what this model lacks."""
@@ -144,6 +148,7 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
             "llm_context.providers.openai.responses:OpenAIAdapter",
             # The Responses API has no stop sequences.
             (_CHAT_FEATURES - {_F.STOP})
+            | _MEDIA
             | {_F.JSON_OBJECT, _F.REASONING, _F.EMBED, _F.IMAGE_GENERATION, _F.IMAGE_EDIT},
             default_model="gpt-4.1-mini",
             default_base_url="https://api.openai.com/v1",
@@ -152,11 +157,14 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
             default_embed_model="text-embedding-3-small",
             default_image_model="gpt-image-1",
             model_rules=_OPENAI_MODEL_RULES,
+            # "up to 50 MB per file" (platform.openai.com/docs/guides/pdf-files, File inputs)
+            max_file_bytes=50 * _MB,
         ),
         ProviderSpec(
             Provider.AZURE,
             "llm_context.providers.openai.azure:AzureAdapter",
             _CHAT_FEATURES
+            | _MEDIA
             | {_F.JSON_OBJECT, _F.REASONING, _F.EMBED, _F.IMAGE_GENERATION, _F.IMAGE_EDIT},
             default_model=None,  # a deployment name is always the user's own
             default_base_url=None,
@@ -168,23 +176,29 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
             requires_key=False,
             default_embed_model=None,
             default_image_model=None,
+            max_file_bytes=50 * _MB,  # the same OpenAI models and file inputs as above
         ),
         ProviderSpec(
             Provider.ANTHROPIC,
             "llm_context.providers.anthropic.adapter:AnthropicAdapter",
             # API version 2026-10-21 (anthropic SDK 2.x) removed temperature / top_p / top_k.
             # JSON_OBJECT: asked for in the system prompt (the API has no JSON mode).
-            (_CHAT_FEATURES - {_F.SAMPLING}) | {_F.JSON_OBJECT, _F.REASONING},
+            # No audio input on the Messages API.
+            (_CHAT_FEATURES - {_F.SAMPLING}) | {_F.DOCUMENTS, _F.JSON_OBJECT, _F.REASONING},
             default_model="claude-sonnet-4-6",
             default_base_url="https://api.anthropic.com",
             key_env=("ANTHROPIC_API_KEY",),
             base_url_env=("ANTHROPIC_BASE_URL",),
             model_rules=_ANTHROPIC_MODEL_RULES,
+            # "Maximum request size: 32MB" (docs.claude.com/en/docs/build-with-claude/
+            # pdf-support): base64 grows the file by 4/3, so 24 MB of file fills it.
+            max_file_bytes=24 * _MB,
         ),
         ProviderSpec(
             Provider.GOOGLE,
             "llm_context.providers.google.adapter:GoogleAdapter",
             _CHAT_FEATURES
+            | _MEDIA
             | {_F.JSON_OBJECT, _F.REASONING, _F.EMBED, _F.IMAGE_GENERATION, _F.IMAGE_EDIT},
             default_model="gemini-2.5-flash",
             default_base_url="https://generativelanguage.googleapis.com",
@@ -195,11 +209,14 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
             default_image_model="gemini-2.5-flash-image",
             max_embed_batch=100,
             model_rules=_GOOGLE_MODEL_RULES,
+            # Inline data: "the total request size is 20MB" (ai.google.dev/gemini-api/docs/
+            # document-processing); larger files go through the Files API.
+            max_file_bytes=20 * _MB,
         ),
         ProviderSpec(
             Provider.OPENROUTER,
             "llm_context.providers.openai.compatible:OpenRouterAdapter",
-            _CHAT_FEATURES | {_F.JSON_OBJECT, _F.REASONING, _F.EMBED},
+            _CHAT_FEATURES | _MEDIA | {_F.JSON_OBJECT, _F.REASONING, _F.EMBED},
             default_model="openai/gpt-4.1-mini",
             default_base_url="https://openrouter.ai/api/v1",
             key_env=("OPENROUTER_API_KEY",),

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from typing_extensions import assert_never
 
-from ...contract.messages import ImagePart, Message, TextPart
+from ...contract.messages import AudioPart, DocumentPart, ImagePart, Message, TextPart
 from ...contract.request import ChatRequest, OutputSpec, ReasoningEffort
 from ...contract.structured import json_instruction
 from ...contract.tools import ToolChoice, ToolSpec
@@ -205,7 +205,22 @@ def image_block(part: ImagePart) -> dict[str, Any]:
     return {"type": "image", "source": {"type": "url", "url": part.url}}
 
 
-def content_blocks(message: Message) -> list[dict[str, Any]]:
+def document_block(part: DocumentPart) -> dict[str, Any]:
+    """A PDF as a base64 source, plain text as a text source, a URL as a url source."""
+    source: dict[str, Any]
+    if part.url is not None:
+        source = {"type": "url", "url": part.url}
+    elif part.media_type == "text/plain":
+        source = {"type": "text", "media_type": "text/plain", "data": part.data_bytes().decode()}
+    else:
+        source = {"type": "base64", "media_type": part.media_type, "data": part.data_b64}
+    block: dict[str, Any] = {"type": "document", "source": source}
+    if part.filename:
+        block["title"] = part.filename
+    return block
+
+
+def content_blocks(message: Message, model: str) -> list[dict[str, Any]]:
     """A user or assistant message's parts as content blocks, then its tool calls."""
     blocks: list[dict[str, Any]] = []
     for part in message.parts:
@@ -215,6 +230,10 @@ def content_blocks(message: Message) -> list[dict[str, Any]]:
                     blocks.append({"type": "text", "text": text})
             case ImagePart():
                 blocks.append(image_block(part))
+            case DocumentPart():
+                blocks.append(document_block(part))
+            case AudioPart():
+                raise LLMUnsupportedFeatureError(PROVIDER, model, Feature.AUDIO.value)
             case _:
                 assert_never(part)
     blocks.extend(
@@ -272,7 +291,7 @@ def tool_result_block(message: Message) -> dict[str, Any]:
 LEADING_BLOCKS = ("tool_result", *THINKING_FIELDS)
 
 
-def turns(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
+def turns(messages: tuple[Message, ...], model: str) -> list[dict[str, Any]]:
     """Non-system messages as alternating turns: same-role neighbours merged into one."""
     out: list[dict[str, Any]] = []
     for index, message in enumerate(messages):
@@ -280,10 +299,10 @@ def turns(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
             case "system" | "developer":
                 continue  # top-level `system`
             case "user":
-                role, blocks = "user", content_blocks(message)
+                role, blocks = "user", content_blocks(message, model)
             case "assistant":
                 role = "assistant"
-                blocks = thinking_blocks(index, message) + content_blocks(message)
+                blocks = thinking_blocks(index, message) + content_blocks(message, model)
             case "tool":
                 role, blocks = "user", [tool_result_block(message)]
             case _:
@@ -319,12 +338,12 @@ def system_prompt(request: ChatRequest) -> str | None:
             match part:
                 case TextPart():
                     pass
-                case ImagePart():
+                case ImagePart() | DocumentPart() | AudioPart():
                     raise LLMUnsupportedFeatureError(
                         PROVIDER,
                         request.model,
-                        "image input in a system message",
-                        "Put the image in a user message.",
+                        "image, document or audio input in a system message",
+                        "Put it in a user message.",
                     )
                 case _:
                     assert_never(part)
@@ -383,7 +402,7 @@ def build_params(request: ChatRequest) -> dict[str, Any]:
             Feature.SAMPLING.value,
             "API version 2026-10-21 removed temperature and top_p.",
         )
-    messages = turns(request.messages)
+    messages = turns(request.messages, request.model)
     if not messages:
         raise LLMInputError(
             "Anthropic needs at least one user or assistant message with content besides the "

@@ -27,8 +27,9 @@ from urllib.parse import urlsplit
 
 import httpx2
 
+from ...contract.files import document_bytes_type
 from ...contract.images import sniff_image_type
-from ...contract.messages import ImagePart, Message
+from ...contract.messages import DocumentPart, ImagePart, Message
 from ...errors import LLMConfigError, LLMInputError
 from .request import FILES_API_PREFIX, PROVIDER, FetchedImage
 
@@ -117,31 +118,37 @@ class ImageFetcher:
         self.cache = _Cache(cache_entries, cache_bytes)
 
     def fetch_all(self, messages: Iterable[Message]) -> dict[str, FetchedImage]:
-        """Every http(s) image of the messages (Files API URIs excepted), by URL."""
+        """Every http(s) image and document of the messages (Files API URIs excepted), by URL."""
         fetched: dict[str, FetchedImage] = {}
         for message in messages:
             for part in message.parts:
-                if not isinstance(part, ImagePart) or part.is_data_url:
+                if isinstance(part, ImagePart) and not part.is_data_url:
+                    url, kind = part.url, "image"
+                elif isinstance(part, DocumentPart) and part.url is not None:
+                    url, kind = part.url, "document"
+                else:
                     continue
-                if part.url.startswith(FILES_API_PREFIX) or part.url in fetched:
+                if url.startswith(FILES_API_PREFIX) or url in fetched:
                     continue
-                fetched[part.url] = self.fetch(part.url)
+                fetched[url] = self.fetch(url, kind)
         return fetched
 
-    def fetch(self, url: str) -> FetchedImage:
-        """The image at `url`, from the cache or downloaded (following checked redirects)."""
-        image = self.cache.get(url)
+    def fetch(self, url: str, kind: str = "image") -> FetchedImage:
+        """The image (or document) at `url`, from the cache or downloaded (following checked
+        redirects)."""
+        key = url if kind == "image" else f"{kind}:{url}"  # the same URL checked as another kind
+        image = self.cache.get(key)
         if image is None:
-            image = self._download(url)
-            self.cache.put(url, image)
+            image = self._download(url, kind)
+            self.cache.put(key, image)
         return image
 
-    def _download(self, url: str) -> FetchedImage:
+    def _download(self, url: str, kind: str = "image") -> FetchedImage:
         where = _shown(url)
         try:
             target = httpx2.URL(url)
             for _ in range(MAX_REDIRECTS + 1):
-                location = self._get(target, where)
+                location = self._get(target, where, kind)
                 if isinstance(location, FetchedImage):
                     return location
                 target = target.join(location)
@@ -155,7 +162,7 @@ class ImageFetcher:
             provider=PROVIDER,
         )
 
-    def _get(self, url: httpx2.URL, where: str) -> FetchedImage | str:
+    def _get(self, url: httpx2.URL, where: str, kind: str) -> FetchedImage | str:
         """One hop: the image, or the redirect's Location; the connection goes to a checked
         address (Host header and TLS name stay the URL's host)."""
         if url.scheme not in ("http", "https"):
@@ -172,7 +179,7 @@ class ImageFetcher:
                 with self.client.stream(
                     "GET", pinned, headers=headers, extensions={"sni_hostname": host}
                 ) as response:
-                    return self._read(response, where)
+                    return self._read(response, where, kind)
             except httpx2.ConnectError as exc:  # try the host's next address
                 last = exc
         assert last is not None  # _addresses returns at least one
@@ -205,7 +212,7 @@ class ImageFetcher:
         allowed = address.is_global and not address.is_multicast
         return allowed or any(address in network for network in self.allow_private)
 
-    def _read(self, response: httpx2.Response, where: str) -> FetchedImage | str:
+    def _read(self, response: httpx2.Response, where: str, kind: str) -> FetchedImage | str:
         location = response.headers.get("location")
         if response.status_code in REDIRECTS and location:
             return location
@@ -215,6 +222,8 @@ class ImageFetcher:
                 provider=PROVIDER,
             )
         declared = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind == "document":
+            return self._document(response, where, declared)
         if declared and not declared.startswith("image/") and declared not in _UNTYPED:
             raise LLMInputError(
                 f"the URL {where} is not an image (content type {declared!r}); pass the URL "
@@ -238,6 +247,29 @@ class ImageFetcher:
                 provider=PROVIDER,
             )
         return FetchedImage(media, bytes(data))
+
+    def _body(self, response: httpx2.Response, where: str) -> bytes:
+        length = response.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            raise self._too_large(where)
+        data = bytearray()
+        for chunk in response.iter_bytes():
+            data.extend(chunk)
+            if len(data) > self.max_bytes:
+                raise self._too_large(where)
+        return bytes(data)
+
+    def _document(self, response: httpx2.Response, where: str, declared: str) -> FetchedImage:
+        """A PDF or UTF-8 text by its bytes (servers label documents loosely)."""
+        if declared.startswith(("image/", "audio/", "video/")):
+            raise LLMInputError(
+                f"the URL {where} is not a document (content type {declared!r}); pass the URL "
+                "of a PDF or a text file",
+                provider=PROVIDER,
+            )
+        data = self._body(response, where)
+        media = document_bytes_type(data, where=f"the document at {where}")
+        return FetchedImage(media, data)
 
     def _too_large(self, where: str) -> LLMInputError:
         limit = self.max_bytes // (1024 * 1024)

@@ -30,7 +30,7 @@ from typing import Any
 from google.genai import types
 from typing_extensions import assert_never
 
-from ...contract.messages import ImagePart, Message, TextPart
+from ...contract.messages import AudioPart, DocumentPart, ImagePart, Message, TextPart
 from ...contract.request import ChatRequest, OutputSpec
 from ...contract.tools import ToolCall, ToolChoice, ToolSpec
 from ...errors import LLMInputError, LLMUnsupportedFeatureError
@@ -154,6 +154,18 @@ def _image(part: ImagePart, fetched: Mapping[str, FetchedImage]) -> types.PartDi
     return {"inline_data": {"mime_type": image.media_type, "data": image.data}}
 
 
+def _document(part: DocumentPart, fetched: Mapping[str, FetchedImage]) -> types.PartDict:
+    if part.url is None:
+        return {"inline_data": {"mime_type": part.media_type, "data": part.data_bytes()}}
+    if part.url.startswith(FILES_API_PREFIX):  # an uploaded file: the API reads it by URI
+        guessed = mimetypes.guess_type(part.url.split("?", 1)[0])[0] or "application/pdf"
+        return {"file_data": {"file_uri": part.url, "mime_type": guessed}}
+    document = fetched.get(part.url)
+    if document is None:
+        raise LLMInputError(f"the document at {part.url[:80]!r} was not fetched", provider=PROVIDER)
+    return {"inline_data": {"mime_type": document.media_type, "data": document.data}}
+
+
 def _parts(message: Message, fetched: Mapping[str, FetchedImage]) -> list[types.PartDict]:
     parts: list[types.PartDict] = []
     for part in message.parts:
@@ -163,6 +175,12 @@ def _parts(message: Message, fetched: Mapping[str, FetchedImage]) -> list[types.
                     parts.append({"text": text})
             case ImagePart():
                 parts.append(_image(part, fetched))
+            case DocumentPart():
+                parts.append(_document(part, fetched))
+            case AudioPart():
+                parts.append(
+                    {"inline_data": {"mime_type": part.media_type, "data": part.data_bytes()}}
+                )
             case _:
                 assert_never(part)
     return parts

@@ -51,6 +51,7 @@ AZURE_DIALECT = Dialect(
     effort_param="reasoning_effort",
     efforts=OPENAI_EFFORTS,
     roles=OPENAI_ROLES,
+    media=True,
 )
 
 TokenProvider = Callable[[], str]

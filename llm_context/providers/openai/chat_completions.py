@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from typing_extensions import assert_never
 
-from ...contract.messages import ImagePart, Message, Role, TextPart
+from ...contract.messages import AudioPart, DocumentPart, ImagePart, Message, Role, TextPart
 from ...contract.request import ChatRequest, OutputSpec
 from ...contract.results import ChatResult, Usage, make_usage
 from ...contract.tools import ToolCall, ToolChoice, ToolSpec, parse_arguments
@@ -71,7 +71,9 @@ class Dialect:
     field, OpenRouter's `reasoning: {"effort": ...}` object, or nowhere (unsupported);
     `efforts` maps our scale onto the values the server accepts. `stream_usage` asks for
     the usage chunk with `stream_options.include_usage`. `remote_images` is False where only
-    data: URLs are accepted (the server does not fetch URLs).
+    data: URLs are accepted (the server does not fetch URLs). `media` says the server takes
+    `file` and `input_audio` parts; `file_urls` that a `file_data` may be an https URL
+    (OpenRouter), where OpenAI's Chat Completions take documents inline only.
     """
 
     max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
@@ -80,6 +82,8 @@ class Dialect:
     roles: Mapping[Role, str] = field(default_factory=lambda: SYSTEM_ROLES)
     stream_usage: bool = True
     remote_images: bool = True
+    media: bool = False
+    file_urls: bool = False
 
 
 # -- request ---------------------------------------------------------------------------------
@@ -96,6 +100,17 @@ def _image_part(part: ImagePart, dialect: Dialect, provider: str, model: str) ->
     return {"type": "image_url", "image_url": image}
 
 
+def _file_part(part: DocumentPart, dialect: Dialect, provider: str, model: str) -> dict[str, Any]:
+    if part.url is None:
+        return {"type": "file", "file": {"file_data": part.data_url, "filename": part.name}}
+    if not dialect.file_urls:
+        raise LLMUnsupportedFeatureError(
+            provider, model, "document URLs", "Send the file inline as file_data (base64)."
+        )
+    file = {"file_data": part.url, "filename": part.filename or part.url.rsplit("/", 1)[-1]}
+    return {"type": "file", "file": file}
+
+
 def _content(
     message: Message, dialect: Dialect, provider: str, model: str
 ) -> str | list[dict[str, Any]]:
@@ -109,6 +124,13 @@ def _content(
                 parts.append({"type": "text", "text": text})
             case ImagePart():
                 parts.append(_image_part(part, dialect, provider, model))
+            case DocumentPart() | AudioPart() if not dialect.media:
+                feature = "document input" if isinstance(part, DocumentPart) else "audio input"
+                raise LLMUnsupportedFeatureError(provider, model, feature)
+            case DocumentPart():
+                parts.append(_file_part(part, dialect, provider, model))
+            case AudioPart(data_b64=data, format=fmt):
+                parts.append({"type": "input_audio", "input_audio": {"data": data, "format": fmt}})
             case _:
                 assert_never(part)
     return parts

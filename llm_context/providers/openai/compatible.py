@@ -128,7 +128,7 @@ class OpenRouterAdapter(ChatCompletionsAdapter):
     """OpenRouter: `reasoning: {"effort"}`; attribution headers from the profile's extras."""
 
     provider = Provider.OPENROUTER.value
-    dialect = Dialect(effort_param="reasoning", efforts=OPENAI_EFFORTS)
+    dialect = Dialect(effort_param="reasoning", efforts=OPENAI_EFFORTS, media=True, file_urls=True)
     header_extras = {"http_referer": "HTTP-Referer", "x_title": "X-Title"}
 
 

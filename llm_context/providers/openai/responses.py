@@ -12,7 +12,7 @@ from typing import Any
 from typing_extensions import assert_never
 
 from ...config.settings import Profile
-from ...contract.messages import ImagePart, Message, TextPart
+from ...contract.messages import AudioPart, DocumentPart, ImagePart, Message, TextPart
 from ...contract.request import ChatRequest, EmbedRequest, ImageRequest, OutputSpec
 from ...contract.results import (
     ChatResult,
@@ -66,9 +66,20 @@ def content_parts(message: Message) -> str | list[dict[str, Any]]:
             case ImagePart(url=url, detail=detail):
                 # The published spec makes `detail` required: always send it.
                 parts.append({"type": "input_image", "image_url": url, "detail": detail or "auto"})
+            case DocumentPart():
+                parts.append(input_file(part))
+            case AudioPart(data_b64=data, format=fmt):
+                parts.append({"type": "input_audio", "input_audio": {"data": data, "format": fmt}})
             case _:
                 assert_never(part)
     return parts
+
+
+def input_file(part: DocumentPart) -> dict[str, Any]:
+    """A document as `input_file`: by URL, or inline as a data URL with its file name."""
+    if part.url is not None:
+        return {"type": "input_file", "file_url": part.url}
+    return {"type": "input_file", "file_data": part.data_url, "filename": part.name}
 
 
 def input_items(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
