@@ -85,3 +85,13 @@ def test_bad_document_and_audio_input_sends_nothing(
         with pytest.raises(LLMInputError, match=r"messages\[0\]\.content\[0\].*limit"):
             llm.chat_sync([{"role": "user", "content": [part]}])
     assert fake.requests == []
+
+
+def test_fake_server_echoes_what_was_attached(
+    ctx: LLMContext, fake: FakeProviderServer, provider: str
+) -> None:
+    if not has(provider, Feature.DOCUMENTS):
+        pytest.skip(f"{provider} takes no documents")
+    text = ctx.llm(provider).chat_sync([{"role": "user", "content": ["Summarise", PDF_PART]}]).text
+    assert "You said: Summarise [attached: " in text
+    assert "report.pdf" in text or "application/pdf" in text

@@ -18,6 +18,7 @@ from .defaults import DEFAULT_JSON_OBJECT, default_text, rough_tokens
 from .routing import Exchange, Route, json_stream_flag
 from .schema_example import example_for_schema
 from .script import Reply, split_words
+from .wire_media import request_error, with_attachments
 
 __all__ = ["ROUTES", "error_body"]
 
@@ -82,7 +83,7 @@ def _default_reply(exchange: Exchange) -> Reply:
     if "JSON object" in _texts(body.get("system")):
         # No JSON mode at Anthropic: a model asked for a JSON object in its system prompt.
         return Reply.json(DEFAULT_JSON_OBJECT)
-    return Reply(default_text(exchange.provider, last_user_text(body)))
+    return Reply(default_text(exchange.provider, with_attachments(last_user_text(body), body)))
 
 
 # ---- the Message -----------------------------------------------------------------------
@@ -193,7 +194,8 @@ def _empty_content(body: dict[str, Any]) -> str | None:
 
 def messages(exchange: Exchange) -> None:
     """`POST /v1/messages`: a Message, or its event stream (or the API's 400)."""
-    refusal = _empty_content(exchange.body) or _missing_thinking(exchange.body)
+    body = exchange.body
+    refusal = _empty_content(body) or _missing_thinking(body) or request_error(body)
     if refusal is not None:
         exchange.send_error(400, refusal)
         return

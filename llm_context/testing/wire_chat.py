@@ -23,6 +23,7 @@ from .defaults import DEFAULT_JSON_OBJECT, default_text
 from .routing import Exchange, Route, json_stream_flag
 from .schema_example import example_for_schema
 from .script import EmbeddingReply, ImageReply, Reply
+from .wire_media import request_error, with_attachments
 
 __all__ = ["ROUTES", "chat_completions"]
 
@@ -54,7 +55,8 @@ def _default_reply(exchange: Exchange) -> Reply:
         return Reply.json(example_for_schema(schema))
     if response_format.get("type") == "json_object":
         return Reply.json(DEFAULT_JSON_OBJECT)
-    return Reply(default_text(exchange.provider, last_user_text(exchange.body)))
+    text = with_attachments(last_user_text(exchange.body), exchange.body)
+    return Reply(default_text(exchange.provider, text))
 
 
 def _include_usage(exchange: Exchange) -> bool:
@@ -163,6 +165,10 @@ def chat_completions(exchange: Exchange) -> None:
     response_format = exchange.body.get("response_format") or {}
     if response_format.get("type") == "json_object" and exchange.provider in _NO_JSON_OBJECT:
         exchange.send_error(400, "'response_format.type' must be 'json_schema' or 'text'")
+        return
+    refusal = request_error(exchange.body)
+    if refusal is not None:
+        exchange.send_error(400, refusal)
         return
     reply = exchange.scripted(Reply) or _default_reply(exchange)
     if exchange.request.stream:

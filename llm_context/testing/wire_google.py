@@ -33,6 +33,7 @@ from .wire_google_request import (
     last_user_text,
     parts,
 )
+from .wire_media import with_attachments
 
 __all__ = ["ROUTES", "SIGNATURE_PREFIX", "error_body"]
 
@@ -95,7 +96,8 @@ def _default_reply(exchange: Exchange) -> Reply:
         return Reply.json(example_for_schema(schema))
     if get(config, "responseMimeType") == "application/json":
         return Reply.json(DEFAULT_JSON_OBJECT)
-    return Reply(default_text(exchange.provider, last_user_text(exchange.body)))
+    text = with_attachments(last_user_text(exchange.body), exchange.body)
+    return Reply(default_text(exchange.provider, text))
 
 
 def _usage(reply: Reply, *, final: bool = True) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from .defaults import (
 from .routing import Exchange, Route, json_stream_flag
 from .schema_example import example_for_schema
 from .script import EmbeddingReply, ImageReply, Reply, split_words
+from .wire_media import request_error, with_attachments
 
 __all__ = ["ROUTES", "error_body"]
 
@@ -72,7 +73,8 @@ def _default_reply(exchange: Exchange) -> Reply:
         return Reply.json(example_for_schema(text_format.get("schema") or {}))
     if text_format.get("type") == "json_object":
         return Reply.json(DEFAULT_JSON_OBJECT)
-    return Reply(default_text(exchange.provider, last_user_text(exchange.body)))
+    text = with_attachments(last_user_text(exchange.body), exchange.body)
+    return Reply(default_text(exchange.provider, text))
 
 
 def _usage(reply: Reply) -> dict[str, Any]:
@@ -175,6 +177,10 @@ def _response(
 
 def responses(exchange: Exchange) -> None:
     """`POST /v1/responses`: a Response object, or its event stream."""
+    refusal = request_error(exchange.body)
+    if refusal is not None:
+        exchange.send_error(400, refusal)
+        return
     reply = exchange.scripted(Reply) or _default_reply(exchange)
     if exchange.request.stream:
         _stream_response(exchange, reply)
