@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .clock import Clock, FakeClock
     from .config.settings import Profile
     from .context import LLMContext, context
+    from .contract.parts import audio_part, file_part, image_part
     from .contract.results import (
         ChatResult,
         EmbeddingResult,
@@ -88,8 +89,11 @@ _LAZY = {
     "Usage": ".contract.results",
     "UsageRecord": ".metering",
     "UsageReport": ".metering",
+    "audio_part": ".contract.parts",
     "context": ".context",
+    "file_part": ".contract.parts",
     "function_tool": ".function_tools",
+    "image_part": ".contract.parts",
 }
 
 __all__ = [
@@ -126,8 +130,11 @@ __all__ = [
     "UsageRecord",
     "UsageReport",
     "__version__",
+    "audio_part",
     "context",
+    "file_part",
     "function_tool",
+    "image_part",
 ]
 
 
