@@ -8,6 +8,7 @@ import sys
 from typing import Any, TextIO
 
 from .context import LLMContext
+from .contract.parts import file_part
 from .errors import LLMError
 from .providers.registry import PROVIDERS, Provider
 from .testing import FakeProviderServer, Reply, ToolCallReply
@@ -29,6 +30,10 @@ CITY_SCHEMA = {
     "properties": {"city": {"type": "string"}, "country": {"type": "string"}},
     "required": ["city", "country"],
 }
+# A one-page PDF, small enough to inline here (the fake only reads the part's shape).
+REPORT_PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+)
 
 
 def _available() -> list[str]:
@@ -61,6 +66,13 @@ def _run_one(ctx: LLMContext, fake: FakeProviderServer, name: str, out: TextIO) 
         json_schema=CITY_SCHEMA,
     ).parsed
     say(f"  json     {parsed}\n")
+
+    question = ["What is this report about?", file_part(REPORT_PDF, filename="report.pdf")]
+    try:  # unscripted: the fake's default answer echoes what arrived on its wire
+        answer = llm.chat_sync([{"role": "user", "content": question}]).text
+        say(f"  pdf      {answer!r}\n")
+    except LLMError as exc:  # a provider without document input says so before sending
+        say(f"  pdf      {type(exc).__name__}: {exc}\n")
 
     messages: list[dict[str, Any]] = [{"role": "user", "content": "Weather in Oslo?"}]
     fake.script(

@@ -17,3 +17,4 @@ def test_demo_runs_for_every_built_provider() -> None:
         assert f"== {provider} ==" in text
     assert text.count("-> 'It is 18C and sunny in Oslo.'") == len(built_providers())
     assert "{'city': 'Oslo', 'country': 'Norway'}" in text
+    assert "You said: What is this report about? [attached: report.pdf]" in text
