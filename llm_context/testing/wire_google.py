@@ -336,14 +336,18 @@ def get_model(exchange: Exchange) -> None:
 def serve_asset(exchange: Exchange) -> None:
     """`GET /fake-assets/<name>`: `*.png` a PNG (a scripted ImageReply's first image, if any);
     `size-<N>.png` N bytes with a Content-Length; `stream-<N>.png` N bytes chunked, no length;
-    `redirect?to=<url>` a 302 to that URL (without `to`: to itself, a loop); anything else an
-    HTML page (not an image)."""
+    `redirect?to=<url>` a 302 to that URL (without `to`: to itself, a loop); `*.pdf` a tiny
+    PDF, `*.txt` UTF-8 text; anything else an HTML page (not an image)."""
     name = exchange.params["name"]
     stem = name.rsplit(".", 1)[0]
     kind, _, count = stem.partition("-")
     if name == "redirect":
         target = exchange.request.query.get("to", exchange.request.path)
         exchange.send_bytes(b"", "text/plain", 302, {"location": target})
+    elif name.endswith(".pdf"):
+        exchange.send_bytes(TINY_PDF, "application/pdf")
+    elif name.endswith(".txt"):
+        exchange.send_bytes("Plain notes, naïvely typed.".encode(), "text/plain; charset=utf-8")
     elif not name.endswith(".png"):
         exchange.send_bytes(b"<html><body>not an image</body></html>", "text/html; charset=utf-8")
     elif kind == "size" and count.isdigit():
@@ -364,6 +368,10 @@ def serve_asset(exchange: Exchange) -> None:
             else TINY_PNG
         )
         exchange.send_bytes(data, "image/png")
+
+
+TINY_PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+"""A PDF's signature and trailer: enough for the checks, no pages."""
 
 
 # ---- routes ----------------------------------------------------------------------------
