@@ -28,6 +28,8 @@ if TYPE_CHECKING:
         EmbeddingResult,
         GeneratedImage,
         ImageGenerationResult,
+        ModelInfo,
+        TokenCount,
         Usage,
     )
     from .contract.tools import ToolCall
@@ -66,6 +68,8 @@ _LAZY = {
     "Feature": ".providers.base",
     "GeneratedImage": ".contract.results",
     "ImageGenerationResult": ".contract.results",
+    "ModelInfo": ".contract.results",
+    "TokenCount": ".contract.results",
     "LLMAuthenticationError": ".errors",
     "LLMBadRequestError": ".errors",
     "LLMClient": ".client",
@@ -121,8 +125,10 @@ __all__ = [
     "LLMStreamError",
     "LLMTimeoutError",
     "LLMUnsupportedFeatureError",
+    "ModelInfo",
     "Profile",
     "Provider",
+    "TokenCount",
     "ToolCall",
     "ToolLoopLimitError",
     "ToolLoopResult",

@@ -16,6 +16,7 @@ from collections.abc import Callable, Generator, Mapping, Sequence
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from .call.catalog import count_tokens_flow, list_models_flow
 from .call.connection import Connection
 from .call.fallback import Candidate, with_fallbacks
 from .call.flows import chat_flow, embed_flow, image_flow, raw_flow
@@ -24,7 +25,13 @@ from .call.runtime import Runtime
 from .call.steps import Steps, run_async, run_sync
 from .clock import Clock
 from .config.settings import Profile
-from .contract.results import ChatResult, EmbeddingResult, ImageGenerationResult
+from .contract.results import (
+    ChatResult,
+    EmbeddingResult,
+    ImageGenerationResult,
+    ModelInfo,
+    TokenCount,
+)
 from .errors import LLMInputError
 from .metering import Meter
 from .providers.base import Adapter, Feature
@@ -171,6 +178,26 @@ class LLMClient:
     async def complete(self, prompt: str, *, system: str | None = None, **opts: Any) -> ChatResult:
         """`complete_sync`, awaitable."""
         return await self.chat(_prompt_messages(prompt, system), **opts)
+
+    # -- token counts and model lists -------------------------------------------------------
+
+    def count_tokens_sync(self, messages: Sequence[Mapping[str, Any]], **opts: Any) -> TokenCount:
+        """The input tokens `chat_sync(messages, **opts)` would send: counted by the provider
+        where it has an endpoint for it (`exact=True`), else estimated. Validated as chat."""
+        return self._run_sync(count_tokens_flow(self.runtime, self.runtime.plan(messages, **opts)))
+
+    async def count_tokens(self, messages: Sequence[Mapping[str, Any]], **opts: Any) -> TokenCount:
+        """`count_tokens_sync`, awaitable."""
+        plan = self.runtime.plan(messages, **opts)
+        return await self._run_async(count_tokens_flow(self.runtime, plan))
+
+    def list_models_sync(self, *, retry: Mapping[str, Any] | None = None) -> list[ModelInfo]:
+        """The models the provider lists, with the limits it reports (None where it does not)."""
+        return self._run_sync(list_models_flow(self.runtime, retry))
+
+    async def list_models(self, *, retry: Mapping[str, Any] | None = None) -> list[ModelInfo]:
+        """`list_models_sync`, awaitable."""
+        return await self._run_async(list_models_flow(self.runtime, retry))
 
     # -- streaming --------------------------------------------------------------------------
 

@@ -36,7 +36,7 @@ log = logging.getLogger("llm_context")
 
 T = TypeVar("T")
 
-Operation = Literal["chat", "stream", "embed", "image", "raw"]
+Operation = Literal["chat", "stream", "embed", "image", "raw", "count_tokens", "models"]
 
 _TOKEN_KEYS = ("input_tokens", "output_tokens", "reasoning_tokens", "cached_input_tokens")
 

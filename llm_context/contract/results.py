@@ -214,3 +214,24 @@ class ImageGenerationResult:
         if not self.images:
             raise IndexError("the provider returned no images")
         return self.images[0]
+
+
+@dataclass(frozen=True)
+class TokenCount:
+    """The input tokens a chat call would send: `exact` when the provider counted them,
+    False for our local estimate (about 4 characters a token)."""
+
+    input_tokens: int
+    exact: bool
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One model a provider lists, with what it reports about it (None where it does not):
+    `created` is a Unix timestamp in seconds."""
+
+    id: str
+    provider: str
+    context_window: int | None = None
+    max_output_tokens: int | None = None
+    created: int | None = None

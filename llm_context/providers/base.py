@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:  # annotations only: `Feature` and the registry stay light to import
     from ..config.profiles import Profile
     from ..contract.request import ChatRequest, EmbedRequest, ImageRequest
-    from ..contract.results import ChatResult, EmbeddingResult, ImageGenerationResult
+    from ..contract.results import (
+        ChatResult,
+        EmbeddingResult,
+        ImageGenerationResult,
+        ModelInfo,
+        TokenCount,
+    )
     from ..streams.events import StreamEvent
 
 __all__ = ["Adapter", "Feature", "RawAuth"]
@@ -41,6 +47,8 @@ class Feature(str, enum.Enum):
     IMAGE_GENERATION = "image generation"
     IMAGE_EDIT = "image editing"
     RAW = "raw HTTP"
+    TOKEN_COUNT = "exact token counts"
+    MODEL_LIST = "model list"
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,14 @@ class Adapter(Protocol):
 
     def generate_image(self, request: ImageRequest) -> ImageGenerationResult:
         """Generate or edit images."""
+        ...
+
+    def count_tokens(self, request: ChatRequest) -> TokenCount:
+        """The input tokens of a chat request, counted by the provider where it can."""
+        ...
+
+    def list_models(self) -> list[ModelInfo]:
+        """The models the provider lists (pages followed, bounded)."""
         ...
 
     def raw_auth(self) -> RawAuth:

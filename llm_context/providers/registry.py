@@ -49,7 +49,10 @@ class Provider(str, enum.Enum):
 _F = Feature
 _CHAT_FEATURES = frozenset(
     {_F.CHAT, _F.STREAM, _F.TOOLS, _F.JSON_SCHEMA, _F.VISION, _F.RAW, _F.SAMPLING, _F.STOP}
+    | {_F.MODEL_LIST}
 )
+# Providers with a token-counting endpoint; elsewhere `count_tokens` estimates locally.
+_COUNTS = frozenset({_F.TOKEN_COUNT})
 _MEDIA = frozenset({_F.DOCUMENTS, _F.AUDIO})
 _MB = 1024 * 1024
 
@@ -149,6 +152,7 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
             # The Responses API has no stop sequences.
             (_CHAT_FEATURES - {_F.STOP})
             | _MEDIA
+            | _COUNTS
             | {_F.JSON_OBJECT, _F.REASONING, _F.EMBED, _F.IMAGE_GENERATION, _F.IMAGE_EDIT},
             default_model="gpt-4.1-mini",
             default_base_url="https://api.openai.com/v1",
@@ -165,6 +169,7 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
             "llm_context.providers.openai.azure:AzureAdapter",
             _CHAT_FEATURES
             | _MEDIA
+            | _COUNTS  # the v1 (Responses) API counts; a dated api_version estimates
             | {_F.JSON_OBJECT, _F.REASONING, _F.EMBED, _F.IMAGE_GENERATION, _F.IMAGE_EDIT},
             default_model=None,  # a deployment name is always the user's own
             default_base_url=None,
@@ -184,7 +189,9 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
             # API version 2026-10-21 (anthropic SDK 2.x) removed temperature / top_p / top_k.
             # JSON_OBJECT: asked for in the system prompt (the API has no JSON mode).
             # No audio input on the Messages API.
-            (_CHAT_FEATURES - {_F.SAMPLING}) | {_F.DOCUMENTS, _F.JSON_OBJECT, _F.REASONING},
+            (_CHAT_FEATURES - {_F.SAMPLING})
+            | _COUNTS
+            | {_F.DOCUMENTS, _F.JSON_OBJECT, _F.REASONING},
             default_model="claude-sonnet-4-6",
             default_base_url="https://api.anthropic.com",
             key_env=("ANTHROPIC_API_KEY",),
@@ -199,6 +206,7 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
             "llm_context.providers.google.adapter:GoogleAdapter",
             _CHAT_FEATURES
             | _MEDIA
+            | _COUNTS
             | {_F.JSON_OBJECT, _F.REASONING, _F.EMBED, _F.IMAGE_GENERATION, _F.IMAGE_EDIT},
             default_model="gemini-2.5-flash",
             default_base_url="https://generativelanguage.googleapis.com",

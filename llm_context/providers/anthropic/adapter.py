@@ -15,12 +15,18 @@ import anthropic
 from ... import log_redaction
 from ...config.settings import Profile
 from ...contract.request import ChatRequest, EmbedRequest, ImageRequest
-from ...contract.results import ChatResult, EmbeddingResult, ImageGenerationResult
+from ...contract.results import (
+    ChatResult,
+    EmbeddingResult,
+    ImageGenerationResult,
+    ModelInfo,
+    TokenCount,
+)
 from ...errors import LLMUnsupportedFeatureError
 from ...streams.events import StreamEvent
 from ..base import Feature, RawAuth
 from ..registry import Provider
-from ..shared import redirects
+from ..shared import catalog, redirects
 from ..shared.sdk import map_sdk_error, sdk_timeout, stream_events
 from .reply import StreamParser, parse_response, stream_error
 from .request import build_params
@@ -58,6 +64,16 @@ class AnthropicAdapter:
     def generate_image(self, request: ImageRequest) -> ImageGenerationResult:
         feature = Feature.IMAGE_EDIT if request.input_images else Feature.IMAGE_GENERATION
         raise LLMUnsupportedFeatureError(self.provider, request.model, feature.value)
+
+    def count_tokens(self, request: ChatRequest) -> TokenCount:
+        params = catalog.anthropic_count_params(build_params(request))
+        reply = self.client.messages.count_tokens(**params)
+        return catalog.exact_count(reply, "input_tokens", self.provider)
+
+    def list_models(self) -> list[ModelInfo]:
+        # The SDK's page iterator follows `has_more` / `last_id`; `bounded` caps it.
+        pages = self.client.models.list(limit=1000)
+        return catalog.parse_models(pages, catalog.anthropic_model, self.provider)
 
     def raw_auth(self) -> RawAuth:
         """`x-api-key` (which the API prefers over the SDK's bearer header) and the API

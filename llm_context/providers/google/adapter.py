@@ -26,11 +26,17 @@ from google.genai.client import DebugConfig
 from ... import log_redaction
 from ...config.settings import Profile
 from ...contract.request import ChatRequest, EmbedRequest, ImageRequest
-from ...contract.results import ChatResult, EmbeddingResult, ImageGenerationResult
+from ...contract.results import (
+    ChatResult,
+    EmbeddingResult,
+    ImageGenerationResult,
+    ModelInfo,
+    TokenCount,
+)
 from ...streams.events import StreamEvent
 from ..base import RawAuth
 from ..registry import Provider
-from ..shared import redirects
+from ..shared import catalog, redirects
 from ..shared.sdk import map_sdk_error, stream_events
 from . import fetch as google_fetch
 from . import media as google_media
@@ -107,6 +113,21 @@ class GoogleAdapter:
 
     def generate_image(self, request: ImageRequest) -> ImageGenerationResult:
         return google_media.generate_image(self.client, request)
+
+    def count_tokens(self, request: ChatRequest) -> TokenCount:
+        contents, system = build_contents(request, self.fetcher.fetch_all(request.messages))
+        if system is not None:
+            # The Developer API's countTokens takes no system_instruction: count it as a turn.
+            contents = [types.ContentDict(role="user", parts=system.get("parts")), *contents]
+        reply = self.client.models.count_tokens(model=request.model, contents=contents)
+        count = catalog.exact_count(reply, "total_tokens", self.provider)
+        # Nor does it take tools: with tools, their schema is left out of the count.
+        return count if not request.tools else TokenCount(count.input_tokens, False)
+
+    def list_models(self) -> list[ModelInfo]:
+        # The SDK's pager fetches the next page as iteration reaches it; `bounded` caps it.
+        pager = self.client.models.list(config={"page_size": 1000})
+        return catalog.parse_models(pager, catalog.google_model, self.provider)
 
     def raw_auth(self) -> RawAuth:
         headers = dict(self.profile.headers)

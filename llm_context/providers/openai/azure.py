@@ -24,11 +24,18 @@ from typing import TYPE_CHECKING, Any
 from ...config.resolve import first_set
 from ...config.settings import Profile
 from ...contract.request import ChatRequest, EmbedRequest, ImageRequest
-from ...contract.results import ChatResult, EmbeddingResult, ImageGenerationResult
+from ...contract.results import (
+    ChatResult,
+    EmbeddingResult,
+    ImageGenerationResult,
+    ModelInfo,
+    TokenCount,
+)
 from ...errors import LLMConfigError, LLMUnsupportedFeatureError
 from ...streams.events import StreamEvent
 from ..base import Feature, RawAuth
 from ..registry import Provider, spec_for
+from ..shared import catalog
 from ..shared.sdk import stream_events
 from . import responses as responses_wire
 from . import sdk as openai_sdk
@@ -205,6 +212,14 @@ class AzureAdapter:
 
     def embed(self, request: EmbedRequest) -> EmbeddingResult:
         return openai_sdk.embed(self.client, request, PROVIDER)
+
+    def count_tokens(self, request: ChatRequest) -> TokenCount:
+        if not self.target.v1:
+            return catalog.estimate(request)  # the dated (classic) API has no counting endpoint
+        return responses_wire.count_tokens(self.client, self._deployed(request), PROVIDER)
+
+    def list_models(self) -> list[ModelInfo]:
+        return openai_sdk.list_models(self.client, PROVIDER)
 
     def generate_image(self, request: ImageRequest) -> ImageGenerationResult:
         query = None if self.target.v1 else {"api-version": self.target.image_api_version}

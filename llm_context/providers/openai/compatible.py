@@ -14,11 +14,18 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...config.settings import Profile
 from ...contract.request import ChatRequest, EmbedRequest, ImageRequest
-from ...contract.results import ChatResult, EmbeddingResult, ImageGenerationResult
+from ...contract.results import (
+    ChatResult,
+    EmbeddingResult,
+    ImageGenerationResult,
+    ModelInfo,
+    TokenCount,
+)
 from ...errors import LLMUnsupportedFeatureError
 from ...streams.events import StreamEvent
 from ..base import Feature, RawAuth
 from ..registry import Provider
+from ..shared import catalog
 from ..shared.sdk import closing_stream
 from . import sdk as openai_sdk
 from .chat_completions import (
@@ -113,6 +120,13 @@ class ChatCompletionsAdapter:
         raise LLMUnsupportedFeatureError(
             self.provider, request.model, Feature.IMAGE_GENERATION.value
         )
+
+    def count_tokens(self, request: ChatRequest) -> TokenCount:
+        # Chat Completions has no counting endpoint: our estimate, flagged inexact.
+        return catalog.estimate(request)
+
+    def list_models(self) -> list[ModelInfo]:
+        return openai_sdk.list_models(self.client, self.provider)
 
     def raw_auth(self) -> RawAuth:
         return openai_sdk.bearer_auth(self.profile)

@@ -18,6 +18,8 @@ from ...contract.results import (
     ChatResult,
     EmbeddingResult,
     ImageGenerationResult,
+    ModelInfo,
+    TokenCount,
     Usage,
     make_usage,
 )
@@ -26,6 +28,7 @@ from ...errors import LLMServerError, error_for_status
 from ...streams.events import ReasoningDelta, StreamEnd, StreamEvent, TextDelta, ToolCallDelta
 from ..base import RawAuth
 from ..registry import Provider
+from ..shared import catalog
 from ..shared import sdk as common
 from ..shared.reply_checks import expect, optional_str, reading, required_list, tokens
 from ..shared.sdk import map_sdk_error, stream_events
@@ -281,6 +284,14 @@ def parse_event(event: Any) -> Iterator[StreamEvent]:
         )
 
 
+def count_tokens(client: Any, request: ChatRequest, provider: str) -> TokenCount:
+    """The request's input tokens, counted by `responses.input_tokens.count`."""
+    params = catalog.openai_count_params(build_params(request))
+    return catalog.exact_count(
+        client.responses.input_tokens.count(**params), "input_tokens", provider
+    )
+
+
 # -- adapter ---------------------------------------------------------------------------------
 
 
@@ -309,6 +320,12 @@ class OpenAIAdapter:
 
     def generate_image(self, request: ImageRequest) -> ImageGenerationResult:
         return openai_sdk.generate_image(self.client, request, provider=self.provider)
+
+    def count_tokens(self, request: ChatRequest) -> TokenCount:
+        return count_tokens(self.client, request, self.provider)
+
+    def list_models(self) -> list[ModelInfo]:
+        return openai_sdk.list_models(self.client, self.provider)
 
     def raw_auth(self) -> RawAuth:
         return openai_sdk.bearer_auth(self.profile)

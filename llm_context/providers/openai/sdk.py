@@ -9,10 +9,16 @@ from typing import TYPE_CHECKING, Any
 from ... import log_redaction
 from ...config.settings import Profile
 from ...contract.request import EmbedRequest, ImageRequest
-from ...contract.results import EmbeddingResult, GeneratedImage, ImageGenerationResult, make_usage
+from ...contract.results import (
+    EmbeddingResult,
+    GeneratedImage,
+    ImageGenerationResult,
+    ModelInfo,
+    make_usage,
+)
 from ...errors import LLMServerError, error_for_status
 from ..base import RawAuth
-from ..shared import redirects
+from ..shared import catalog, redirects
 from ..shared import sdk as common
 from ..shared.reply_checks import expect, optional_str, reading, required_list, tokens, unreadable
 from ..shared.sdk import map_sdk_error, sdk_timeout
@@ -49,6 +55,11 @@ def make_client(profile: Profile, **extra: Any) -> openai.OpenAI:
     # Local servers need no key, but the SDK insists on one.
     kwargs["api_key"] = kwargs["api_key"] or "not-needed"
     return protected(openai.OpenAI(base_url=profile.base_url, **kwargs, **extra), profile)
+
+
+def list_models(client: openai.OpenAI, provider: str) -> list[ModelInfo]:
+    """`GET /models` (the SDK follows any pages; we stop at `catalog.MAX_MODELS`)."""
+    return catalog.parse_models(client.models.list(), catalog.openai_model, provider)
 
 
 def embed(
