@@ -5,6 +5,7 @@ each provider that takes them sends its wire's shape; the others raise
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from typing import Any
 
@@ -95,3 +96,18 @@ def test_fake_server_echoes_what_was_attached(
     text = ctx.llm(provider).chat_sync([{"role": "user", "content": ["Summarise", PDF_PART]}]).text
     assert "You said: Summarise [attached: " in text
     assert "report.pdf" in text or "application/pdf" in text
+
+
+def test_documents_stream_and_async(
+    ctx: LLMContext, fake: FakeProviderServer, provider: str
+) -> None:
+    if not has(provider, Feature.DOCUMENTS):
+        pytest.skip(f"{provider} takes no documents")
+    llm = ctx.llm(provider)
+    messages = [{"role": "user", "content": ["Summarise", PDF_PART]}]
+    fake.script(Reply(deltas=("A ", "report.")), Reply("Async read"))
+    assert llm.chat_stream_sync(messages).text == "A report."
+    assert asyncio.run(llm.chat(messages)).text == "Async read"
+    assert all(
+        PDF_B64[:40] in r.body.decode().replace("-", "+").replace("_", "/") for r in fake.requests
+    )
