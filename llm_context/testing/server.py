@@ -19,7 +19,7 @@ from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
-from . import wire_anthropic, wire_chat, wire_google, wire_openai
+from . import wire_anthropic, wire_catalog, wire_chat, wire_google, wire_openai
 from .defaults import IMAGE_ASSET_PATH, TINY_PNG
 from .http import REQUESTS_PATH, FakeHTTPServer, Handler, generic_error_body
 from .routing import Exchange, RecordedRequest, Route
@@ -49,6 +49,7 @@ _BUILTIN_ROUTES: tuple[Route, ...] = (
 )
 
 ROUTES: tuple[Route, ...] = (
+    *wire_catalog.ROUTES,  # first: its model lists replace the wire modules' plain ones
     *wire_openai.ROUTES,
     *wire_chat.ROUTES,
     *wire_anthropic.ROUTES,
