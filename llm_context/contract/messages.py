@@ -82,7 +82,7 @@ class Message:
 
     @property
     def text(self) -> str:
-        """All text parts joined (images left out)."""
+        """All text parts joined (images, documents and audio left out)."""
         return "".join(p.text for p in self.parts if isinstance(p, TextPart))
 
 
