@@ -71,6 +71,8 @@ COMMANDS = [
     ["embed"],
     ["image"],
     ["raw"],
+    ["models"],
+    ["tokens"],
     ["profiles"],
     ["profiles", "list"],
     ["profiles", "show"],

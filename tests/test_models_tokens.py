@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +26,9 @@ from llm_context.testing import FakeProviderServer, Fault
 from llm_context.testing.wire_catalog import MODELS
 
 from .conftest import PROVIDERS_BY_NAME, make_context
+from .test_cli import one_line_error, profiles_file, run
+
+__all__ = ["profiles_file"]  # a fixture, shared with the CLI tests
 
 MESSAGES = [
     {"role": "system", "content": "Answer briefly."},
@@ -225,3 +230,47 @@ def test_a_bad_retry_override_sends_nothing(ctx: LLMContext, fake: FakeProviderS
     with pytest.raises(LLMInputError):
         ctx.llm("openai").list_models_sync(retry={"nonsense": 1})
     assert fake.requests == []
+
+
+# -- the command line ------------------------------------------------------------------------
+
+
+def test_cli_models_lists_a_table(profiles_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(capsys, "models", "-p", "anthropic")
+    assert status == 0
+    lines = out.splitlines()
+    assert lines[0].split() == ["model", "context", "max", "output", "created"]
+    assert lines[1].split() == ["claude-sonnet-4-6", "200000", "64000", "1759104000"]
+    assert lines[3].split() == ["claude-haiku-4-5", "-", "-", "1759104000"]
+
+
+def test_cli_models_json(profiles_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(capsys, "models", "-p", "openrouter", "--json")
+    assert status == 0
+    first = json.loads(out)[0]
+    assert first == dataclasses.asdict(FIRST_MODEL["openrouter"])
+
+
+def test_cli_tokens_exact_and_estimated(
+    profiles_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "tokens", "-p", "google", "-s", "Be brief.", "one two three") == (
+        0,
+        "5\n",
+        "",
+    )
+    status, out, _ = run(capsys, "tokens", "-p", "ollama", "one two three")
+    assert status == 0 and out.startswith("~")
+    status, out, _ = run(capsys, "tokens", "-p", "anthropic", "--json", "one two")
+    assert json.loads(out) == {"input_tokens": 2, "exact": True}
+
+
+def test_cli_tokens_errors_are_one_line(
+    profiles_file: Path, fake: FakeProviderServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _, err = run(capsys, "tokens", "-p", "openai", " ")
+    assert status == 2 and "prompt is empty" in err
+    fake.script(*[Fault(401)] * 3)
+    status, _, err = run(capsys, "models", "-p", "openai")
+    assert status == 1
+    one_line_error(err, "LLMAuthenticationError")
