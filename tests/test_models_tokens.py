@@ -14,6 +14,7 @@ from llm_context import (
     LLMContext,
     LLMInputError,
     LLMRateLimitError,
+    LLMServerError,
     LLMUnsupportedFeatureError,
     ModelInfo,
     TokenCount,
@@ -274,3 +275,26 @@ def test_cli_tokens_errors_are_one_line(
     status, _, err = run(capsys, "models", "-p", "openai")
     assert status == 1
     one_line_error(err, "LLMAuthenticationError")
+
+
+# -- hostile replies -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("provider", EXACT)
+def test_a_count_reply_without_a_count_is_a_server_error(
+    ctx: LLMContext, fake: FakeProviderServer, provider: str
+) -> None:
+    fake.script(*[Fault(200, body={"input_tokens": "many", "totalTokens": -1})] * 3)
+    with pytest.raises(LLMServerError, match="token count"):
+        ctx.llm(provider).count_tokens_sync(MESSAGES, retry={"max_attempts": 1})
+
+
+def test_unreadable_model_entries_are_skipped_and_odd_limits_are_unknown(
+    ctx: LLMContext, fake: FakeProviderServer
+) -> None:
+    data = [
+        {"id": 42, "object": "model"},
+        {"id": "ok", "object": "model", "context_length": "big", "created": -5},
+    ]
+    fake.script(Fault(200, body={"object": "list", "data": data}))
+    assert ctx.llm("openrouter").list_models_sync() == [ModelInfo("ok", "openrouter")]
