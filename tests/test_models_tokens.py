@@ -190,7 +190,7 @@ def test_every_provider_lists_its_models(
     assert [m.id for m in models] == [m[key] for m in MODELS[provider]]
     assert models[0] == FIRST_MODEL[provider]
     assert all(m.provider == provider for m in models)
-    assert {r.endpoint for r in fake.requests} == {"models"}
+    assert {(r.provider, r.endpoint) for r in fake.requests} == {(provider, "models")}
 
 
 def test_azure_classic_lists_with_its_api_version(

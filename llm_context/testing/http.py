@@ -133,7 +133,7 @@ class Handler(BaseHTTPRequestHandler):
             headers=headers,
             body=body,
             json=decode_body(headers.get("content-type", ""), body),
-            provider=mounted or (route.provider if route else "unknown"),
+            provider=mounted or (route.provider_for(headers) if route else "unknown"),
             endpoint=route.endpoint if route else "unknown",
         )
         if route is not None and route.streams(recorded):

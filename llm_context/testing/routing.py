@@ -141,10 +141,16 @@ class Route:
     malformed_sse_event: str | None = None
     # False for static assets: fetching one must not take the item a chat call was given.
     consumes: bool = True
+    # (header, provider): a path two SDKs share (`/v1/models`) is told apart by a header.
+    provider_headers: tuple[tuple[str, str], ...] = ()
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "pattern", re.compile(self.path))
+
+    def provider_for(self, headers: Mapping[str, str]) -> str:
+        """The provider a request is from (lower-case header names)."""
+        return next((p for h, p in self.provider_headers if h in headers), self.provider)
 
 
 class StreamCut(Exception):

@@ -108,7 +108,7 @@ def gemini_count_tokens(exchange: Exchange) -> None:
 def openai_models(exchange: Exchange) -> None:
     """`GET /v1/models` (and each mount's): the Anthropic SDK calls the same path, and is
     told apart by its `anthropic-version` header."""
-    if "anthropic-version" in exchange.request.headers:
+    if exchange.provider == "anthropic":
         anthropic_models(exchange)
         return
     provider = exchange.provider if exchange.provider in MODELS else "openai"
@@ -210,7 +210,16 @@ ROUTES: tuple[Route, ...] = (
         "count_tokens",
         responses_input_tokens,
     ),
-    _openai("GET", r"/v1/models", "openai", "models", openai_models),
+    Route(
+        "GET",
+        r"/v1/models",
+        "openai",
+        "models",
+        openai_models,
+        wire_openai.error_body,
+        accepts=(),
+        provider_headers=(("anthropic-version", "anthropic"),),
+    ),
     _openai("GET", r"/openai/models", "azure", "models", azure_models),
     _openai("GET", r"/openai/v1/models", "azure", "models", azure_models),
     Route(
