@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from ..errors import LLMConfigError
 from ..providers.registry import Provider, parse_provider
 from ..shown import sensitive_name, shown
+from ..suggest import did_you_mean
 from .settings import Pricing, Profile, RateLimitSettings, RetrySettings
 
 __all__ = [
@@ -288,10 +289,8 @@ def _name_list(value: object) -> object:
 
 
 def unknown_field(key: object, valid: Mapping[str, object]) -> Problem:
-    import difflib  # only for a mistyped field: not on every profile load
-
-    close = difflib.get_close_matches(str(key), list(valid), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    hint = did_you_mean(str(key), valid)
+    hint = f" ({hint})" if hint else ""
     return Problem(f"unknown field{hint}; valid fields: {', '.join(valid)}", str(key))
 
 
