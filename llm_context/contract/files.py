@@ -9,12 +9,12 @@ the provider's size limit is an `LLMInputError` naming `messages[i].content[j]`.
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..errors import LLMInputError
+from .data_urls import decode_base64, split_data_url
 from .text_check import check_text
 
 __all__ = [
@@ -88,15 +88,6 @@ class AudioPart:
 
     def data_bytes(self) -> bytes:
         return base64.b64decode(self.data_b64)
-
-
-def _b64(payload: Any, where: str, what: str) -> bytes:
-    if not isinstance(payload, str):
-        raise LLMInputError(f"{where}: {what} must be a base64 string")
-    try:
-        return base64.b64decode(payload, validate=True)
-    except (binascii.Error, ValueError):
-        raise LLMInputError(f"{where}: {what} is not valid base64") from None
 
 
 def document_bytes_type(data: bytes, *, where: str, declared: str | None = None) -> str:
@@ -180,16 +171,16 @@ def parse_file_part(raw: Mapping[str, Any], where: str, limit: FileLimit | None)
         raise LLMInputError(
             f"{where}.file.file_data must be a data URL like 'data:application/pdf;base64,<data>'"
         )
-    header, sep, payload = data_url.partition(",")
-    media = header[5:].split(";", 1)[0].lower()
-    if not sep or ";base64" not in header:
+    parts = split_data_url(data_url)
+    if parts is None:
         raise LLMInputError(f"{where}.file.file_data: the data URL is not base64 ('...;base64,')")
+    media, payload = parts
     if media not in DOCUMENT_TYPES:
         raise LLMInputError(
             f"{where}.file.file_data: media type {media!r} is not a document type; use "
             f"{' or '.join(DOCUMENT_TYPES)}"
         )
-    data = _b64(payload, where, "the data URL's payload")
+    data = decode_base64(payload, where, "the data URL's payload")
     document_bytes_type(data, where=where, declared=media)
     _check_size(data, where, limit)
     return DocumentPart(media, payload, None, filename)
@@ -209,7 +200,7 @@ def parse_audio_part(raw: Mapping[str, Any], where: str, limit: FileLimit | None
     fmt = audio.get("format")
     if fmt not in AUDIO_FORMATS:
         raise LLMInputError(f"{where}.input_audio.format must be 'wav' or 'mp3', got {fmt!r}")
-    data = _b64(audio.get("data"), where, "input_audio.data")
+    data = decode_base64(audio.get("data"), where, "input_audio.data")
     actual = sniff_audio_format(data)
     if actual != fmt:
         found = f"the bytes are {actual}" if actual else "the bytes are neither WAV nor MP3"

@@ -4,12 +4,11 @@ goes through here, so a `secrets.txt` is never uploaded as `image/png`."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from pathlib import Path
 from typing import Any
 
 from ..errors import LLMInputError
+from .data_urls import decode_base64, split_data_url
 
 __all__ = [
     "IMAGE_TYPES",
@@ -76,14 +75,11 @@ def image_bytes_type(data: bytes, *, where: str, declared: str | None = None) ->
 def decode_image_data_url(url: str, *, where: str) -> tuple[str, bytes]:
     """The media type (from the bytes) and the bytes of a `data:image/...;base64,...` URL;
     `LLMInputError` naming `where` for anything else."""
-    header, sep, payload = url.partition(",")
-    media = header[5:].split(";", 1)[0]
-    if not sep or ";base64" not in header or not media.startswith("image/"):
+    parts = split_data_url(url)
+    if parts is None or not parts[0].startswith("image/"):
         raise LLMInputError(f"{where}: a data URL must look like 'data:image/png;base64,<data>'")
-    try:
-        data = base64.b64decode(payload, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise LLMInputError(f"{where}: the data URL's payload is not valid base64") from exc
+    media, payload = parts
+    data = decode_base64(payload, where, "the data URL's payload")
     return image_bytes_type(data, where=where, declared=media), data
 
 
