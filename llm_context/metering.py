@@ -38,23 +38,31 @@ T = TypeVar("T")
 
 Operation = Literal["chat", "stream", "embed", "image", "raw", "count_tokens", "models"]
 
-_TOKEN_KEYS = ("input_tokens", "output_tokens", "reasoning_tokens", "cached_input_tokens")
+_TOKEN_KEYS = (
+    "input_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+)
 
 
 def cost_of(usage: Mapping[str, int], pricing: Pricing | None) -> float | None:
-    """USD for `usage` at `pricing` (None without pricing). Cached input tokens, which the
-    normalised usage counts inside `input_tokens`, are billed at the cached rate when set."""
+    """USD for `usage` at `pricing` (None without pricing). Cache reads and cache writes,
+    which the normalised usage counts inside `input_tokens`, are billed at their own rates
+    when set (else at the input rate): never twice."""
     if pricing is None:
         return None
     inp = usage.get("input_tokens", 0)
     cached = min(usage.get("cached_input_tokens", 0), inp)
-    cached_rate = pricing.cached_input_per_million
-    if cached_rate is None:
-        cached, cached_rate = 0, 0.0
+    written = min(usage.get("cache_write_tokens", 0), inp - cached)
+    read_rate = pricing.cached_input_per_million
+    write_rate = pricing.cache_write_per_million
     out = usage.get("output_tokens", 0)
     millions = (
-        (inp - cached) * pricing.input_per_million
-        + cached * cached_rate
+        (inp - cached - written) * pricing.input_per_million
+        + cached * (pricing.input_per_million if read_rate is None else read_rate)
+        + written * (pricing.input_per_million if write_rate is None else write_rate)
         + out * pricing.output_per_million
     )
     return millions / 1_000_000
@@ -97,6 +105,7 @@ class UsageTotals:
     output_tokens: int = 0
     reasoning_tokens: int = 0
     cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
     latency_s: float = 0.0
     cost: float = 0.0
 

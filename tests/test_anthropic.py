@@ -490,6 +490,7 @@ def test_reply_with_thinking_and_cached_usage(ctx: LLMContext, fake: FakeProvide
         "total_tokens": 80,
         "reasoning_tokens": 20,
         "cached_input_tokens": 40,
+        "cache_write_tokens": 0,
     }
     assert result.model == MODEL
 
@@ -506,6 +507,7 @@ def test_usage_counts_cache_writes_into_the_prompt_once() -> None:
         "output_tokens": 7,
         "total_tokens": 132,
         "cached_input_tokens": 100,
+        "cache_write_tokens": 20,
     }
     # A stream's last usage (output only) falls back to the first one for the rest.
     last = anthropic.types.MessageDeltaUsage(output_tokens=9)
@@ -538,6 +540,7 @@ def test_stream_keeps_thinking_out_of_text(ctx: LLMContext, fake: FakeProviderSe
         "output_tokens": 12,
         "total_tokens": 42,
         "cached_input_tokens": 25,
+        "cache_write_tokens": 0,
     }
     assert sent(fake)["stream"] is True
 
@@ -1109,6 +1112,7 @@ def test_chat_and_stream_report_the_same_usage(ctx: LLMContext, fake: FakeProvid
         "total_tokens": 130,
         "reasoning_tokens": 5,
         "cached_input_tokens": 40,
+        "cache_write_tokens": 0,
     }
     assert chat.usage == stream.result.usage == expected
 

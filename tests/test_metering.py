@@ -307,7 +307,7 @@ def test_a_report_is_a_snapshot_with_the_same_sums_as_usage_totals() -> None:
     after = meter.report()
     assert before.total.calls == 1 and before.by_model["m"].input_tokens == 3
     assert after.total == UsageTotals().add(record).add(record)
-    assert after.total == UsageTotals(2, 2, 2, 6, 4, 0, 2, 1.0, 0.5)
+    assert after.total == UsageTotals(2, 2, 2, 6, 4, 0, 2, 0, 1.0, 0.5)
     assert after.by_profile["p"] == after.by_provider["openai"] == after.by_model["m"]
     assert after.by_model["m"] == after.total
 

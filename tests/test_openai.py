@@ -152,6 +152,7 @@ def test_reasoning_and_cached_usage(ctx: LLMContext, fake: FakeProviderServer) -
         "total_tokens": 80,
         "reasoning_tokens": 20,
         "cached_input_tokens": 40,
+        "cache_write_tokens": 0,
     }
 
 

@@ -12,6 +12,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, get_args
 
+from ..contract.caching import (
+    MAX_MARKERS,
+    CacheMode,
+    count_markers,
+    parse_cache_mode,
+    place_markers,
+    strip_markers,
+)
 from ..contract.messages import (
     AudioPart,
     DocumentPart,
@@ -47,6 +55,8 @@ _KNOWN = {
     "timeout",
     "repair_attempts",
     "retry",
+    "cache",
+    "cache_key",
     *_PASSTHROUGH,
 }
 # Named parameters of chat(): a typo of one lands in **kw.
@@ -86,6 +96,8 @@ _ALIASES = {
     "effort": "use reasoning_effort=",
     "reasoning": "use reasoning_effort=",
     "stream": "use stream_sync(...) or chat_stream_sync(...) to stream",
+    "cache_control": "put cache_control on a message, part or tool, or pass cache='auto'",
+    "prompt_cache_key": "use cache_key=",
     "messages": "pass the messages as the first argument",
 }
 
@@ -161,6 +173,60 @@ def _emulate_json(messages: tuple[Message, ...], output: OutputSpec) -> tuple[Me
     return (Message("system", (TextPart(json_instruction(output)),)), *messages)
 
 
+@dataclass(frozen=True)
+class CacheDefaults:
+    """What the profile says about prompt caching: the mode, and the key `auto` sends."""
+
+    mode: CacheMode = "off"
+    key: str | None = None
+
+
+def _cache_key(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 0 < len(value) <= 64:
+        raise LLMInputError(f"cache_key must be a string of 1 to 64 characters, got {value!r}")
+    check_text(value, "cache_key")
+    return value
+
+
+def _caching(
+    spec: ProviderSpec,
+    model: str,
+    features: frozenset[Feature],
+    request: ChatRequest,
+    kw: Mapping[str, Any],
+    defaults: CacheDefaults,
+    fail_on_unsupported: bool,
+) -> ChatRequest:
+    """The request's cache markers checked (or stripped), and `cache="auto"` applied."""
+    mode = parse_cache_mode(kw.get("cache", defaults.mode))
+    key = _cache_key(kw.get("cache_key"))
+    msgs, tools = request.messages, request.tools
+    marked = count_markers(msgs, tools)
+    if marked and Feature.CACHE_MARKERS not in features:
+        _unsupported(
+            spec, model, Feature.CACHE_MARKERS, fail_on_unsupported, "send without cache markers"
+        )
+        msgs, tools = strip_markers(msgs, tools)
+    elif marked > MAX_MARKERS:
+        raise LLMInputError(
+            f"{marked} cache_control markers; {spec.provider.value} takes at most {MAX_MARKERS} "
+            "a request: keep the last ones of the prefixes you reuse",
+            provider=spec.provider.value,
+        )
+    if mode == "auto":
+        if spec.auto_cache in ("markers", "message_markers") and (
+            Feature.CACHE_MARKERS in features
+        ):
+            msgs, tools = place_markers(msgs, tools, on_tools=spec.auto_cache == "markers")
+        elif spec.auto_cache == "cache_key" and key is None:
+            key = defaults.key
+    if msgs is request.messages and tools is request.tools and key is None:
+        return request
+    return replace(request, messages=msgs, tools=tools, cache_key=key)
+
+
 def build_chat_plan(
     spec: ProviderSpec,
     default_model: str,
@@ -176,6 +242,7 @@ def build_chat_plan(
     fail_on_unsupported: bool,
     profile_repair_attempts: int,
     kw: Mapping[str, Any],
+    cache_defaults: CacheDefaults = CacheDefaults(),
 ) -> ChatPlan:
     """Validate every option and the messages; check features; nothing is sent here."""
     if not _KNOWN.issuperset(kw):
@@ -269,5 +336,6 @@ def build_chat_plan(
         timeout=timeout,
         extra=dict(extra),
     )
+    request = _caching(spec, model, features, request, kw, cache_defaults, fail_on_unsupported)
     retry = check_retry_override(kw.get("retry"))
     return ChatPlan(request, output, validate_json, model_cls, repair, retry)

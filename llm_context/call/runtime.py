@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..contract.structured import parse_reply
 from ..errors import LLMInputError, LLMUnsupportedFeatureError
-from .plan import ChatPlan, build_chat_plan
+from .plan import CacheDefaults, ChatPlan, build_chat_plan
 
 if TYPE_CHECKING:
     from ..clock import Clock
@@ -95,6 +95,7 @@ class Runtime:
             fail_on_unsupported=fail_on_unsupported,
             profile_repair_attempts=self.profile.repair_attempts,
             kw=kw,
+            cache_defaults=CacheDefaults(self.profile.cache, f"llm-context:{self.profile.name}"),
         )
 
     def finish(self, plan: ChatPlan, result: ChatResult) -> ChatResult:

@@ -78,7 +78,8 @@ def feature_table() -> Table:
             for feature in (f for f in Feature if f in rule.lacks & spec.features):
                 marks[(spec.provider.value, feature)] = len(notes) + 1
                 models = ", ".join(f"{prefix}…" for prefix in rule.prefixes)
-                notes.append(f"{len(notes) + 1}) {spec.provider.value}: not on {models} models")
+                where = "only on" if rule.others else "not on"
+                notes.append(f"{len(notes) + 1}) {spec.provider.value}: {where} {models} models")
     for spec in specs:
         for feature, substitute in SUBSTITUTES.items():
             if feature not in spec.features and substitute in spec.features:

@@ -222,6 +222,17 @@ def _integer(minimum: int, *, optional: bool = False) -> Check:
     return check
 
 
+def _choice(*values: str) -> Check:
+    def check(value: object) -> object:
+        if value is False and "off" in values:  # YAML 1.1 reads a bare `off` as false
+            return "off"
+        if not isinstance(value, str) or value.strip().lower() not in values:
+            raise Problem(f"must be one of {', '.join(values)}, got {shown(value)}")
+        return value.strip().lower()
+
+    return check
+
+
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})
 
@@ -343,6 +354,7 @@ _pricing = _settings(
         "input_per_million": _number(0),
         "output_per_million": _number(0),
         "cached_input_per_million": _number(0, optional=True),
+        "cache_write_per_million": _number(0, optional=True),
     },
 )
 
@@ -360,6 +372,7 @@ _FIELD_CHECKS: Mapping[str, Check] = {
     "headers": _string_map,
     "fallbacks": _name_list,
     "repair_attempts": _integer(0),
+    "cache": _choice("off", "auto"),
     "extras": _extras,
 }
 _NESTED: Mapping[str, Callable[[object, Any], Any]] = {

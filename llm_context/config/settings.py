@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from ..contract.caching import CacheMode
 from ..errors import redact
 from ..providers.registry import Provider, ProviderSpec, spec_for
 from ..shown import sensitive_name, shown_url
@@ -44,7 +45,8 @@ class Pricing:
 
     input_per_million: float = 0.0
     output_per_million: float = 0.0
-    cached_input_per_million: float | None = None
+    cached_input_per_million: float | None = None  # cache reads; None: the input rate
+    cache_write_per_million: float | None = None  # cache writes; None: the input rate
 
 
 def mask_key(key: str | None) -> str:
@@ -79,6 +81,7 @@ class Profile:
     fallbacks: tuple[str, ...] = ()
     pricing: Pricing | None = None
     repair_attempts: int = 0
+    cache: CacheMode = "off"  # the default of the chat option `cache`
     extras: Mapping[str, Any] = field(default_factory=dict)
     source: str = "runtime"
 

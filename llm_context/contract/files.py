@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..errors import LLMInputError
+from .caching import CacheControl
 from .data_urls import decode_base64, split_data_url
 from .text_check import check_text
 
@@ -23,6 +24,7 @@ __all__ = [
     "AudioPart",
     "DocumentPart",
     "FileLimit",
+    "check_known_keys",
     "document_bytes_type",
     "parse_audio_part",
     "parse_file_part",
@@ -56,6 +58,7 @@ class DocumentPart:
     data_b64: str = ""
     url: str | None = None
     filename: str | None = None
+    cache: CacheControl | None = None
 
     @property
     def is_url(self) -> bool:
@@ -81,6 +84,7 @@ class AudioPart:
 
     data_b64: str
     format: AudioFormat
+    cache: CacheControl | None = None
 
     @property
     def media_type(self) -> str:
@@ -134,7 +138,8 @@ def _check_size(data: bytes, where: str, limit: FileLimit | None) -> None:
         )
 
 
-def _unknown_keys(given: Mapping[str, Any], known: frozenset[str], where: str) -> None:
+def check_known_keys(given: Mapping[str, Any], known: frozenset[str], where: str) -> None:
+    """`LLMInputError` naming `where` when `given` has a key outside `known`."""
     unknown = sorted(str(k) for k in given if k not in known)
     if unknown:
         raise LLMInputError(
@@ -146,14 +151,14 @@ def _unknown_keys(given: Mapping[str, Any], known: frozenset[str], where: str) -
 def parse_file_part(raw: Mapping[str, Any], where: str, limit: FileLimit | None) -> DocumentPart:
     """`{"type": "file", "file": {"file_data": "data:...;base64,..." | "file_url": "https://...",
     "filename": ...}}` -> a checked `DocumentPart`."""
-    _unknown_keys(raw, frozenset({"type", "file"}), where)
+    check_known_keys(raw, frozenset({"type", "file", "cache_control"}), where)
     file = raw.get("file")
     if not isinstance(file, Mapping):
         raise LLMInputError(
             f"{where}: a file part is {{'type': 'file', 'file': {{'file_data': "
             "'data:application/pdf;base64,...', 'filename': 'report.pdf'}}"
         )
-    _unknown_keys(file, _FILE_KEYS, f"{where}.file")
+    check_known_keys(file, _FILE_KEYS, f"{where}.file")
     filename = file.get("filename")
     if filename is not None:
         if not isinstance(filename, str) or not filename:
@@ -189,14 +194,14 @@ def parse_file_part(raw: Mapping[str, Any], where: str, limit: FileLimit | None)
 def parse_audio_part(raw: Mapping[str, Any], where: str, limit: FileLimit | None) -> AudioPart:
     """`{"type": "input_audio", "input_audio": {"data": "<base64>", "format": "wav"}}` ->
     a checked `AudioPart`."""
-    _unknown_keys(raw, frozenset({"type", "input_audio"}), where)
+    check_known_keys(raw, frozenset({"type", "input_audio", "cache_control"}), where)
     audio = raw.get("input_audio")
     if not isinstance(audio, Mapping):
         raise LLMInputError(
             f"{where}: an audio part is {{'type': 'input_audio', 'input_audio': "
             "{'data': '<base64>', 'format': 'wav' or 'mp3'}}"
         )
-    _unknown_keys(audio, _AUDIO_KEYS, f"{where}.input_audio")
+    check_known_keys(audio, _AUDIO_KEYS, f"{where}.input_audio")
     fmt = audio.get("format")
     if fmt not in AUDIO_FORMATS:
         raise LLMInputError(f"{where}.input_audio.format must be 'wav' or 'mp3', got {fmt!r}")

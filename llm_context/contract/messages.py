@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, get_args
 
 from ..errors import LLMInputError
-from .files import AudioPart, DocumentPart, FileLimit, parse_audio_part, parse_file_part
+from .caching import CacheControl, parse_cache_control
+from .files import (
+    AudioPart,
+    DocumentPart,
+    FileLimit,
+    check_known_keys,
+    parse_audio_part,
+    parse_file_part,
+)
 from .images import decode_image_data_url
 from .text_check import check_text, check_tree
 from .tools import ToolCall, parse_arguments
@@ -35,6 +43,7 @@ class TextPart:
     """Plain text."""
 
     text: str
+    cache: CacheControl | None = None  # a prompt-cache marker: cache up to here
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,7 @@ class ImagePart:
 
     url: str
     detail: str | None = None
+    cache: CacheControl | None = None
 
     @property
     def is_data_url(self) -> bool:
@@ -140,35 +150,62 @@ def _parts(i: int, role: str, content: Any, limit: FileLimit | None) -> tuple[Pa
             continue
         if not isinstance(raw, Mapping):
             raise LLMInputError(f"{_where(i)}.content[{j}] must be a dict part or a string")
-        kind = raw.get("type")
-        if kind in ("text", "input_text"):
-            text = raw.get("text")
-            if not isinstance(text, str):
-                raise LLMInputError(f"{_where(i)}.content[{j}]: a text part needs a string 'text'")
-            if not text.isascii():
-                check_text(text, f"{_where(i)}.content[{j}]")
-            if text or role == "tool":  # an empty text part carries nothing; APIs reject it
-                parts.append(TextPart(text))
-        elif kind == "image_url":
-            if role not in ("user", "system", "developer"):
-                raise LLMInputError(f"{_where(i)}: images are only allowed in user messages")
-            parts.append(_image_part(i, j, raw))
-        elif kind in ("file", "input_audio"):
-            if role != "user":
-                raise LLMInputError(
-                    f"{_where(i)}: files and audio are only allowed in user messages"
-                )
-            where = f"{_where(i)}.content[{j}]"
-            if kind == "file":
-                parts.append(parse_file_part(raw, where, limit))
-            else:
-                parts.append(parse_audio_part(raw, where, limit))
-        else:
-            raise LLMInputError(
-                f"{_where(i)}.content[{j}]: unknown part type {kind!r}; use 'text', "
-                "'image_url', 'file' or 'input_audio'"
-            )
+        part = _part(i, j, role, raw, limit)
+        if part is not None:
+            parts.append(part)
     return tuple(parts)
+
+
+_TEXT_KEYS = frozenset({"type", "text", "cache_control"})
+_IMAGE_KEYS = frozenset({"type", "image_url", "cache_control"})
+
+
+def _part(
+    i: int, j: int, role: str, raw: Mapping[str, Any], limit: FileLimit | None
+) -> Part | None:
+    """One dict part, checked; None for an empty text part (it carries nothing)."""
+    where = f"{_where(i)}.content[{j}]"
+    kind = raw.get("type")
+    part: Part
+    if kind in ("text", "input_text"):
+        check_known_keys(raw, _TEXT_KEYS, where)
+        text = raw.get("text")
+        if not isinstance(text, str):
+            raise LLMInputError(f"{where}: a text part needs a string 'text'")
+        if not text.isascii():
+            check_text(text, where)
+        if not text and role != "tool":  # an empty text part carries nothing; APIs reject it
+            return None
+        part = TextPart(text)
+    elif kind == "image_url":
+        if role not in ("user", "system", "developer"):
+            raise LLMInputError(f"{_where(i)}: images are only allowed in user messages")
+        check_known_keys(raw, _IMAGE_KEYS, where)
+        part = _image_part(i, j, raw)
+    elif kind in ("file", "input_audio"):
+        if role != "user":
+            raise LLMInputError(f"{_where(i)}: files and audio are only allowed in user messages")
+        if kind == "file":
+            part = parse_file_part(raw, where, limit)
+        else:
+            part = parse_audio_part(raw, where, limit)
+    else:
+        raise LLMInputError(
+            f"{where}: unknown part type {kind!r}; use 'text', 'image_url', 'file' or 'input_audio'"
+        )
+    cache = parse_cache_control(raw.get("cache_control"), where)
+    return part if cache is None else replace(part, cache=cache)
+
+
+def _mark_message(i: int, parts: tuple[Part, ...], raw: Any) -> tuple[Part, ...]:
+    """A message's `cache_control` marks its last part: the cached prefix ends with it."""
+    cache = parse_cache_control(raw, _where(i))
+    if not parts:
+        raise LLMInputError(
+            f"{_where(i)}: cache_control on a message without content; mark a message with "
+            "content (the cached prefix ends with its last part)"
+        )
+    return (*parts[:-1], replace(parts[-1], cache=cache))
 
 
 def _check_call(i: int, j: int, call_id: str, name: str, arguments: Any) -> None:
@@ -237,6 +274,8 @@ def normalize_messages(
                 f"{_where(i)}: unknown role {role!r}; use one of {', '.join(ROLES)}"
             )
         parts = _parts(i, role, raw.get("content"), file_limit)
+        if raw.get("cache_control") is not None:
+            parts = _mark_message(i, parts, raw["cache_control"])
         calls = _tool_calls(i, raw.get("tool_calls")) if role == "assistant" else ()
         if raw.get("tool_calls") and role != "assistant":
             raise LLMInputError(f"{_where(i)}: only assistant messages may carry tool_calls")

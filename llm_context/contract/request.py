@@ -50,6 +50,7 @@ class ChatRequest:
     output: OutputSpec | None = None
     timeout: float | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    cache_key: str | None = None  # OpenAI's `prompt_cache_key`: routes alike prompts together
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ from .tools import ToolCall
 
 Usage = dict[str, int]
 """Normalised token counts: input_tokens, output_tokens, total_tokens, and when reported
-reasoning_tokens and cached_input_tokens."""
+reasoning_tokens, cached_input_tokens (prompt tokens read from the provider's cache) and
+cache_write_tokens (prompt tokens written to it); both cache counts are part of input_tokens."""
 
 USAGE_KEYS = (
     "input_tokens",
@@ -20,6 +21,7 @@ USAGE_KEYS = (
     "total_tokens",
     "reasoning_tokens",
     "cached_input_tokens",
+    "cache_write_tokens",
 )
 
 
@@ -30,6 +32,7 @@ def make_usage(
     *,
     reasoning_tokens: int | None = None,
     cached_input_tokens: int | None = None,
+    cache_write_tokens: int | None = None,
 ) -> Usage:
     """A normalised usage dict; the three main keys are always present, the others when known."""
     inp = int(input_tokens or 0)
@@ -43,6 +46,8 @@ def make_usage(
         usage["reasoning_tokens"] = int(reasoning_tokens)
     if cached_input_tokens is not None:
         usage["cached_input_tokens"] = int(cached_input_tokens)
+    if cache_write_tokens is not None:
+        usage["cache_write_tokens"] = int(cache_write_tokens)
     return usage
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..errors import LLMInputError
+from .caching import CacheControl, parse_cache_control
 from .strict_schema import strict_schema
 
 __all__ = ["ToolCall", "ToolChoice", "ToolSpec", "normalize_tool_choice", "normalize_tools"]
@@ -23,6 +24,7 @@ class ToolSpec:
         default_factory=lambda: {"type": "object", "properties": {}}
     )
     strict: bool | None = None
+    cache: CacheControl | None = None  # a prompt-cache marker: cache the tools up to here
     # `parameters` in OpenAI strict form when `strict`: derived once here, not on every request.
     strict_parameters: Mapping[str, Any] | None = field(
         init=False, default=None, repr=False, compare=False
@@ -104,7 +106,11 @@ def normalize_tools(tools: Sequence[Mapping[str, Any] | ToolSpec] | None) -> tup
                 raise _fail(i, f"'description' of {name!r} must be a string")
             strict = body.get("strict")
             spec = ToolSpec(
-                name, description, dict(params), strict if strict is None else bool(strict)
+                name,
+                description,
+                dict(params),
+                strict if strict is None else bool(strict),
+                parse_cache_control(tool.get("cache_control"), f"tools[{i}]"),
             )
         if spec.name in seen:
             raise _fail(i, f"duplicate tool name {spec.name!r}")

@@ -47,6 +47,7 @@ class Feature(str, enum.Enum):
     IMAGE_GENERATION = "image generation"
     IMAGE_EDIT = "image editing"
     RAW = "raw HTTP"
+    CACHE_MARKERS = "prompt cache markers"
     TOKEN_COUNT = "exact token counts"
     MODEL_LIST = "model list"
 

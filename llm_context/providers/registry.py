@@ -10,7 +10,7 @@ import enum
 import functools
 import importlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Literal, cast
 
 from ..errors import LLMConfigError, LLMUnsupportedFeatureError
 from ..shown import shown
@@ -55,6 +55,13 @@ _CHAT_FEATURES = frozenset(
 _COUNTS = frozenset({_F.TOKEN_COUNT})
 _MEDIA = frozenset({_F.DOCUMENTS, _F.AUDIO})
 _MB = 1024 * 1024
+_CACHE = frozenset({_F.CACHE_MARKERS})
+
+# What `cache="auto"` does on a provider: place cache markers on messages and tools
+# (Anthropic) or on messages only (OpenRouter, for the models that take them), send a
+# `prompt_cache_key` (OpenAI, Azure), or nothing (Gemini caches implicitly; local servers
+# keep their own KV cache).
+AutoCache = Literal["markers", "message_markers", "cache_key"] | None
 
 
 # A feature a provider lacks but serves natively through another: JSON object output is an
@@ -64,20 +71,27 @@ SUBSTITUTES: dict[Feature, Feature] = {_F.JSON_OBJECT: _F.JSON_SCHEMA}
 
 @dataclass(frozen=True)
 class ModelRule:
-    """Features that models whose name starts with one of `prefixes` lack."""
+    """Features that models whose name starts with one of `prefixes` lack (with `others`:
+    that every other model lacks)."""
 
     prefixes: tuple[str, ...]
     lacks: frozenset[Feature]
+    others: bool = False
 
     def matches(self, model: str) -> bool:
-        return model.lower().startswith(self.prefixes)
+        return model.lower().startswith(self.prefixes) != self.others
 
 
-# OpenAI's reasoning models take no sampling parameters; its chat models take no effort.
+# OpenAI's reasoning models take no sampling parameters; its chat models take no effort;
+# explicit cache breakpoints (`prompt_cache_breakpoint`) came with gpt-5.6.
 _OPENAI_MODEL_RULES = (
     ModelRule(("o1", "o3", "o4", "gpt-5"), frozenset({_F.SAMPLING})),
     ModelRule(("gpt-4", "gpt-3.5", "chatgpt-4o"), frozenset({_F.REASONING})),
+    ModelRule(("gpt-5.6", "gpt-5.7", "gpt-5.8", "gpt-5.9", "gpt-6"), _CACHE, others=True),
 )
+
+# OpenRouter forwards cache_control to the providers that have markers: Anthropic and Gemini.
+_OPENROUTER_MODEL_RULES = (ModelRule(("anthropic/", "google/"), _CACHE, others=True),)
 
 
 # Claude 3.x before 3.7 cannot think; native structured output came with Opus 4.1 /
@@ -130,6 +144,7 @@ class ProviderSpec:
     model_rules: tuple[ModelRule, ...] = ()
     # The largest document or audio file (decoded bytes) sent inline; None: no documented limit.
     max_file_bytes: int | None = None
+    auto_cache: AutoCache = None
 
     def features_for(self, model: str) -> frozenset[Feature]:
         """The provider's features less what this model lacks."""
@@ -153,6 +168,7 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
             (_CHAT_FEATURES - {_F.STOP})
             | _MEDIA
             | _COUNTS
+            | _CACHE
             | {_F.JSON_OBJECT, _F.REASONING, _F.EMBED, _F.IMAGE_GENERATION, _F.IMAGE_EDIT},
             default_model="gpt-4.1-mini",
             default_base_url="https://api.openai.com/v1",
@@ -163,6 +179,7 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
             model_rules=_OPENAI_MODEL_RULES,
             # "up to 50 MB per file" (platform.openai.com/docs/guides/pdf-files, File inputs)
             max_file_bytes=50 * _MB,
+            auto_cache="cache_key",
         ),
         ProviderSpec(
             Provider.AZURE,
@@ -170,6 +187,7 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
             _CHAT_FEATURES
             | _MEDIA
             | _COUNTS  # the v1 (Responses) API counts; a dated api_version estimates
+            | _CACHE  # deployments are named by their owner: the API judges the model
             | {_F.JSON_OBJECT, _F.REASONING, _F.EMBED, _F.IMAGE_GENERATION, _F.IMAGE_EDIT},
             default_model=None,  # a deployment name is always the user's own
             default_base_url=None,
@@ -182,6 +200,7 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
             default_embed_model=None,
             default_image_model=None,
             max_file_bytes=50 * _MB,  # the same OpenAI models and file inputs as above
+            auto_cache="cache_key",
         ),
         ProviderSpec(
             Provider.ANTHROPIC,
@@ -191,6 +210,7 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
             # No audio input on the Messages API.
             (_CHAT_FEATURES - {_F.SAMPLING})
             | _COUNTS
+            | _CACHE
             | {_F.DOCUMENTS, _F.JSON_OBJECT, _F.REASONING},
             default_model="claude-sonnet-4-6",
             default_base_url="https://api.anthropic.com",
@@ -200,6 +220,7 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
             # "Maximum request size: 32MB" (docs.claude.com/en/docs/build-with-claude/
             # pdf-support): base64 grows the file by 4/3, so 24 MB of file fills it.
             max_file_bytes=24 * _MB,
+            auto_cache="markers",
         ),
         ProviderSpec(
             Provider.GOOGLE,
@@ -224,12 +245,14 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
         ProviderSpec(
             Provider.OPENROUTER,
             "llm_context.providers.openai.compatible:OpenRouterAdapter",
-            _CHAT_FEATURES | _MEDIA | {_F.JSON_OBJECT, _F.REASONING, _F.EMBED},
+            _CHAT_FEATURES | _MEDIA | _CACHE | {_F.JSON_OBJECT, _F.REASONING, _F.EMBED},
             default_model="openai/gpt-4.1-mini",
             default_base_url="https://openrouter.ai/api/v1",
             key_env=("OPENROUTER_API_KEY",),
             base_url_env=("OPENROUTER_BASE_URL",),
             default_embed_model="openai/text-embedding-3-small",
+            model_rules=_OPENROUTER_MODEL_RULES,
+            auto_cache="message_markers",  # anthropic/ and google/ models; others need none
         ),
         ProviderSpec(
             Provider.LMSTUDIO,

@@ -143,6 +143,7 @@ class StreamAccumulator:
             u.get("total_tokens"),
             reasoning_tokens=u.get("reasoning_tokens"),
             cached_input_tokens=u.get("cached_input_tokens"),
+            cache_write_tokens=u.get("cache_write_tokens"),
         )
         return ChatResult(
             self.text,

@@ -63,8 +63,8 @@ def parse_usage(usage: Any, earlier: Any = None) -> Usage:
     """Normalised usage; a field `usage` lacks comes from `earlier` (a stream's first usage).
 
     Anthropic's `input_tokens` leaves out cache reads and cache writes. Ours is the whole
-    prompt (as at OpenAI), with `cached_input_tokens` (cache reads) a part of it, so
-    input + output is the total and nothing is counted twice.
+    prompt (as at OpenAI), with `cached_input_tokens` (cache reads) and `cache_write_tokens`
+    (cache writes) parts of it, so input + output is the total and nothing is counted twice.
     """
 
     def field(name: str) -> int | None:
@@ -73,7 +73,8 @@ def parse_usage(usage: Any, earlier: Any = None) -> Usage:
 
     cache_read = field("cache_read_input_tokens")
     prompt = (field("input_tokens") or 0) + (cache_read or 0)
-    prompt += field("cache_creation_input_tokens") or 0
+    cache_write = field("cache_creation_input_tokens")
+    prompt += cache_write or 0
     details = getattr(usage, "output_tokens_details", None)
     thinking = tokens(details, "thinking_tokens")
     if thinking is None:
@@ -83,6 +84,7 @@ def parse_usage(usage: Any, earlier: Any = None) -> Usage:
         field("output_tokens"),
         reasoning_tokens=thinking,
         cached_input_tokens=cache_read,
+        cache_write_tokens=cache_write,
     )
 
 

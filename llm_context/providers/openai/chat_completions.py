@@ -18,12 +18,14 @@ from typing import Any, Literal
 
 from typing_extensions import assert_never
 
+from ...contract.caching import CacheControl
 from ...contract.messages import AudioPart, DocumentPart, ImagePart, Message, Role, TextPart
 from ...contract.request import ChatRequest, OutputSpec
 from ...contract.results import ChatResult, Usage, make_usage
 from ...contract.tools import ToolCall, ToolChoice, ToolSpec, parse_arguments
 from ...errors import LLMServerError, LLMUnsupportedFeatureError
 from ...streams.events import ReasoningDelta, StreamEnd, StreamEvent, TextDelta, ToolCallDelta
+from ..base import Feature
 from ..shared import sdk as common
 from ..shared.reply_checks import expect, optional_str, reading, required_list, tokens
 from .responses import EFFORTS as OPENAI_EFFORTS
@@ -73,7 +75,8 @@ class Dialect:
     the usage chunk with `stream_options.include_usage`. `remote_images` is False where only
     data: URLs are accepted (the server does not fetch URLs). `media` says the server takes
     `file` and `input_audio` parts; `file_urls` that a `file_data` may be an https URL
-    (OpenRouter), where OpenAI's Chat Completions take documents inline only.
+    (OpenRouter), where OpenAI's Chat Completions take documents inline only. `cache_markers`
+    says parts may carry Anthropic's `cache_control` (OpenRouter forwards it).
     """
 
     max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
@@ -84,6 +87,7 @@ class Dialect:
     remote_images: bool = True
     media: bool = False
     file_urls: bool = False
+    cache_markers: bool = False
 
 
 # -- request ---------------------------------------------------------------------------------
@@ -114,8 +118,8 @@ def _file_part(part: DocumentPart, dialect: Dialect, provider: str, model: str) 
 def _content(
     message: Message, dialect: Dialect, provider: str, model: str
 ) -> str | list[dict[str, Any]]:
-    """User content: a plain string when it is only text, else text and image_url parts."""
-    if all(isinstance(p, TextPart) for p in message.parts):
+    """User content: a plain string when it is only unmarked text, else a list of parts."""
+    if all(isinstance(p, TextPart) and p.cache is None for p in message.parts):
         return message.text
     parts: list[dict[str, Any]] = []
     for part in message.parts:
@@ -133,32 +137,52 @@ def _content(
                 parts.append({"type": "input_audio", "input_audio": {"data": data, "format": fmt}})
             case _:
                 assert_never(part)
+        if part.cache is not None:
+            parts[-1]["cache_control"] = _marker(part.cache, dialect, provider, model)
     return parts
 
 
-def _text_only(message: Message, provider: str, model: str) -> str:
-    """System / developer content: Chat Completions takes text only there."""
+def _marker(cache: CacheControl, dialect: Dialect, provider: str, model: str) -> dict[str, str]:
+    if not dialect.cache_markers:  # the plan checks features first; a dated Azure API has none
+        raise LLMUnsupportedFeatureError(provider, model, Feature.CACHE_MARKERS.value)
+    return cache.anthropic()
+
+
+def _text_only(
+    message: Message, dialect: Dialect, provider: str, model: str
+) -> str | list[dict[str, Any]]:
+    """System, developer, assistant and tool content: text only (as text parts when one
+    carries a cache marker)."""
     if any(not isinstance(p, TextPart) for p in message.parts):
         raise LLMUnsupportedFeatureError(
             provider, model, f"images in {message.role} messages", "Put images in a user message."
         )
-    return message.text
+    if all(p.cache is None for p in message.parts):
+        return message.text
+    return [
+        {"type": "text", "text": p.text}
+        | ({} if p.cache is None else {"cache_control": _marker(p.cache, dialect, provider, model)})
+        for p in message.parts
+        if isinstance(p, TextPart)
+    ]
 
 
 def _message(message: Message, dialect: Dialect, provider: str, model: str) -> dict[str, Any]:
     out: dict[str, Any] = {"role": dialect.roles[message.role]}
     match message.role:
         case "system" | "developer":
-            out["content"] = _text_only(message, provider, model)
+            out["content"] = _text_only(message, dialect, provider, model)
         case "user":
             out["content"] = _content(message, dialect, provider, model)
         case "assistant":
-            out["content"] = message.text if message.parts else None
+            out["content"] = (
+                _text_only(message, dialect, provider, model) if message.parts else None
+            )
             if message.tool_calls:
                 out["tool_calls"] = [call.to_message_dict() for call in message.tool_calls]
         case "tool":
             out["tool_call_id"] = message.tool_call_id
-            out["content"] = message.text
+            out["content"] = _text_only(message, dialect, provider, model)
         case _:
             assert_never(message.role)
     if message.name is not None and message.role != "tool":
@@ -173,8 +197,15 @@ def messages_param(
     return [_message(m, dialect, provider, model) for m in messages]
 
 
-def tool_param(tool: ToolSpec) -> dict[str, Any]:
+def tool_param(tool: ToolSpec, provider: str, model: str) -> dict[str, Any]:
     """A function tool; `strict` is sent only when the caller chose it."""
+    if tool.cache is not None:
+        raise LLMUnsupportedFeatureError(
+            provider,
+            model,
+            "a cache marker on a tool",
+            "Mark the system message instead: the cached prefix includes the tools before it.",
+        )
     function: dict[str, Any] = {
         "name": tool.name,
         "description": tool.description,
@@ -226,7 +257,7 @@ def build_params(
     if request.stop:
         params["stop"] = list(request.stop)
     if request.tools:
-        params["tools"] = [tool_param(t) for t in request.tools]
+        params["tools"] = [tool_param(t, provider, model) for t in request.tools]
     if request.tool_choice is not None:
         params["tool_choice"] = tool_choice_param(request.tool_choice)
     if request.parallel_tool_calls is not None:
@@ -276,6 +307,7 @@ def parse_usage(usage: Any) -> Usage | None:
         tokens(usage, "total_tokens"),
         reasoning_tokens=tokens(completion, "reasoning_tokens"),
         cached_input_tokens=tokens(prompt, "cached_tokens"),
+        cache_write_tokens=tokens(prompt, "cache_write_tokens"),
     )
 
 

@@ -142,7 +142,13 @@ class OpenRouterAdapter(ChatCompletionsAdapter):
     """OpenRouter: `reasoning: {"effort"}`; attribution headers from the profile's extras."""
 
     provider = Provider.OPENROUTER.value
-    dialect = Dialect(effort_param="reasoning", efforts=OPENAI_EFFORTS, media=True, file_urls=True)
+    dialect = Dialect(
+        effort_param="reasoning",
+        efforts=OPENAI_EFFORTS,
+        media=True,
+        file_urls=True,
+        cache_markers=True,
+    )
     header_extras = {"http_referer": "HTTP-Referer", "x_title": "X-Title"}
 
 

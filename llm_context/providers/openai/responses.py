@@ -24,7 +24,7 @@ from ...contract.results import (
     make_usage,
 )
 from ...contract.tools import ToolCall, ToolChoice, ToolSpec, parse_arguments
-from ...errors import LLMServerError, error_for_status
+from ...errors import LLMServerError, LLMUnsupportedFeatureError, error_for_status
 from ...streams.events import ReasoningDelta, StreamEnd, StreamEvent, TextDelta, ToolCallDelta
 from ..base import RawAuth
 from ..registry import Provider
@@ -57,9 +57,10 @@ INCOMPLETE_REASONS = {"max_output_tokens": "length", "content_filter": "content_
 # -- request ---------------------------------------------------------------------------------
 
 
-def content_parts(message: Message) -> str | list[dict[str, Any]]:
-    """A message's content as Responses input: a plain string when it is only text."""
-    if all(isinstance(p, TextPart) for p in message.parts):
+def content_parts(message: Message, model: str) -> str | list[dict[str, Any]]:
+    """A message's content as Responses input: a plain string when it is only text; a cache
+    marker becomes the part's `prompt_cache_breakpoint`."""
+    if all(isinstance(p, TextPart) and p.cache is None for p in message.parts):
         return message.text
     parts: list[dict[str, Any]] = []
     for part in message.parts:
@@ -72,9 +73,15 @@ def content_parts(message: Message) -> str | list[dict[str, Any]]:
             case DocumentPart():
                 parts.append(input_file(part))
             case AudioPart(data_b64=data, format=fmt):
+                if part.cache is not None:
+                    raise LLMUnsupportedFeatureError(
+                        PROVIDER, model, "a cache marker on audio", "Mark the part before it."
+                    )
                 parts.append({"type": "input_audio", "input_audio": {"data": data, "format": fmt}})
             case _:
                 assert_never(part)
+        if part.cache is not None:
+            parts[-1]["prompt_cache_breakpoint"] = part.cache.openai()
     return parts
 
 
@@ -85,14 +92,29 @@ def input_file(part: DocumentPart) -> dict[str, Any]:
     return {"type": "input_file", "file_data": part.data_url, "filename": part.name}
 
 
-def input_items(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
+def tool_output(message: Message) -> str | list[dict[str, Any]]:
+    """A tool result's output: its text, or one input_text part carrying the cache marker."""
+    mark = next((p.cache for p in message.parts if p.cache is not None), None)
+    if mark is None:
+        return message.text
+    return [{"type": "input_text", "text": message.text, "prompt_cache_breakpoint": mark.openai()}]
+
+
+def input_items(messages: tuple[Message, ...], model: str) -> list[dict[str, Any]]:
     """Messages -> Responses input items (tool calls and results become their own items)."""
     items: list[dict[str, Any]] = []
     for message in messages:
         match message.role:
             case "system" | "developer" | "user":
-                items.append({"role": message.role, "content": content_parts(message)})
+                items.append({"role": message.role, "content": content_parts(message, model)})
             case "assistant":
+                if any(p.cache is not None for p in message.parts):
+                    raise LLMUnsupportedFeatureError(
+                        PROVIDER,
+                        model,
+                        "a cache marker on an assistant message",
+                        "Mark the message before or after it.",
+                    )
                 if message.parts:
                     items.append({"role": "assistant", "content": message.text})
                 items.extend(
@@ -109,7 +131,7 @@ def input_items(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
                     {
                         "type": "function_call_output",
                         "call_id": message.tool_call_id,
-                        "output": message.text,
+                        "output": tool_output(message),
                     }
                 )
             case _:
@@ -117,8 +139,15 @@ def input_items(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
     return items
 
 
-def tool_param(tool: ToolSpec) -> dict[str, Any]:
+def tool_param(tool: ToolSpec, model: str) -> dict[str, Any]:
     """A function tool; `strict` and `parameters` are required by the published spec."""
+    if tool.cache is not None:
+        raise LLMUnsupportedFeatureError(
+            PROVIDER,
+            model,
+            "a cache marker on a tool",
+            "Mark the system message instead: the cached prefix includes the tools before it.",
+        )
     return {
         "type": "function",
         "name": tool.name,
@@ -149,7 +178,8 @@ def text_format(output: OutputSpec) -> dict[str, Any]:
 
 def build_params(request: ChatRequest) -> dict[str, Any]:
     """The keyword arguments of `client.responses.create` for a request."""
-    params: dict[str, Any] = {"model": request.model, "input": input_items(request.messages)}
+    model = request.model
+    params: dict[str, Any] = {"model": model, "input": input_items(request.messages, model)}
     if request.max_output_tokens is not None:
         params["max_output_tokens"] = request.max_output_tokens
     if request.reasoning_effort is not None:
@@ -159,13 +189,15 @@ def build_params(request: ChatRequest) -> dict[str, Any]:
     if request.top_p is not None:
         params["top_p"] = request.top_p
     if request.tools:
-        params["tools"] = [tool_param(t) for t in request.tools]
+        params["tools"] = [tool_param(t, model) for t in request.tools]
     if request.tool_choice is not None:
         params["tool_choice"] = tool_choice_param(request.tool_choice)
     if request.parallel_tool_calls is not None:
         params["parallel_tool_calls"] = request.parallel_tool_calls
     if request.output is not None:
         params["text"] = text_format(request.output)
+    if request.cache_key is not None:
+        params["prompt_cache_key"] = request.cache_key
     params.update(common.per_call(request.timeout, request.extra))
     return params
 
@@ -185,6 +217,7 @@ def parse_usage(usage: Any) -> Usage:
         tokens(usage, "total_tokens"),
         reasoning_tokens=tokens(out, "reasoning_tokens"),
         cached_input_tokens=tokens(inp, "cached_tokens"),
+        cache_write_tokens=tokens(inp, "cache_write_tokens"),
     )
 
 

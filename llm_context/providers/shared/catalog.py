@@ -33,7 +33,7 @@ MAX_MODELS = 5000
 """Pages are followed until this many models: a server that pages forever cannot hang us."""
 
 # Sending options the counting endpoints refuse (they count the input only).
-_OPENAI_UNCOUNTED = ("max_output_tokens", "temperature", "top_p", "stream")
+_OPENAI_UNCOUNTED = ("max_output_tokens", "temperature", "top_p", "stream", "prompt_cache_key")
 _ANTHROPIC_UNCOUNTED = ("max_tokens", "stop_sequences", "stream")
 
 
