@@ -22,6 +22,19 @@ if TYPE_CHECKING:
     from .clock import Clock, FakeClock
     from .config.settings import Profile
     from .context import LLMContext, context
+    from .contract.citations import Citation
+    from .contract.events import (
+        ChatEvent,
+        CitationAdded,
+        Completed,
+        PartialObject,
+        ReasoningDelta,
+        TextDelta,
+        ToolCallDelta,
+        ToolCallDone,
+        ToolCallStarted,
+        UsageReported,
+    )
     from .contract.parts import audio_part, file_part, image_part
     from .contract.results import (
         ChatResult,
@@ -59,6 +72,17 @@ __version__ = "0.1.0"
 
 # Public name -> the submodule defining it (imported on first access).
 _LAZY = {
+    "ChatEvent": ".contract.events",
+    "CitationAdded": ".contract.events",
+    "Completed": ".contract.events",
+    "PartialObject": ".contract.events",
+    "ReasoningDelta": ".contract.events",
+    "TextDelta": ".contract.events",
+    "ToolCallDelta": ".contract.events",
+    "ToolCallDone": ".contract.events",
+    "ToolCallStarted": ".contract.events",
+    "UsageReported": ".contract.events",
+    "Citation": ".contract.citations",
     "AsyncChatStream": ".streams.handles",
     "ChatResult": ".contract.results",
     "ChatStream": ".streams.handles",
@@ -102,9 +126,13 @@ _LAZY = {
 
 __all__ = [
     "AsyncChatStream",
+    "ChatEvent",
     "ChatResult",
     "ChatStream",
+    "Citation",
+    "CitationAdded",
     "Clock",
+    "Completed",
     "EmbeddingResult",
     "FakeClock",
     "Feature",
@@ -126,15 +154,22 @@ __all__ = [
     "LLMTimeoutError",
     "LLMUnsupportedFeatureError",
     "ModelInfo",
+    "PartialObject",
     "Profile",
     "Provider",
+    "ReasoningDelta",
+    "TextDelta",
     "TokenCount",
     "ToolCall",
+    "ToolCallDelta",
+    "ToolCallDone",
+    "ToolCallStarted",
     "ToolLoopLimitError",
     "ToolLoopResult",
     "Usage",
     "UsageRecord",
     "UsageReport",
+    "UsageReported",
     "__version__",
     "audio_part",
     "context",

@@ -11,7 +11,6 @@ sends only the blocking SDK calls to the context's thread pool.
 from __future__ import annotations
 
 import functools
-import inspect
 from collections.abc import Callable, Generator, Mapping, Sequence
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -25,6 +24,7 @@ from .call.runtime import Runtime
 from .call.steps import Steps, run_async, run_sync
 from .clock import Clock
 from .config.settings import Profile
+from .contract.events import ChatEvent
 from .contract.results import (
     ChatResult,
     EmbeddingResult,
@@ -36,8 +36,17 @@ from .errors import LLMInputError
 from .metering import Meter
 from .providers.base import Adapter, Feature
 from .ratelimit import RateLimiter
-from .streams.flow import OpenedStream, OpeningAsyncStream, open_flow, relay
-from .streams.handles import AsyncChatStream, ChatStream, DeltaCallback
+from .streams.callbacks import StreamCallbacks, TextCallback, ToolCallback
+from .streams.flow import (
+    EVENTS_SHOWN,
+    TEXT_SHOWN,
+    OpenedStream,
+    OpeningAsyncStream,
+    open_flow,
+    relay_events,
+    texts,
+)
+from .streams.handles import AsyncChatStream, ChatStream, StreamView
 
 if TYPE_CHECKING:
     from .tool_loop import FunctionTool, ToolLoopResult
@@ -201,61 +210,109 @@ class LLMClient:
 
     # -- streaming --------------------------------------------------------------------------
 
-    def _stream_steps(self, messages: Any, **opts: Any) -> Steps[OpenedStream]:
+    def _stream_steps(
+        self, messages: Any, shown: tuple[type, ...], **opts: Any
+    ) -> Steps[OpenedStream]:
         plan = _stream_plan(self.runtime, messages, opts)
         rest = {k: v for k, v in opts.items() if k != "model"}
         return with_fallbacks(
-            (self.profile.name, lambda: open_flow(self.runtime, plan)),
-            self._fallbacks(lambda rt: open_flow(rt, _stream_plan(rt, messages, rest))),
+            (self.profile.name, lambda: open_flow(self.runtime, plan, shown)),
+            self._fallbacks(lambda rt: open_flow(rt, _stream_plan(rt, messages, rest), shown)),
         )
 
-    def stream_sync(self, messages: Sequence[Mapping[str, Any]], **opts: Any) -> ChatStream:
-        """`for delta in llm.stream_sync(messages)`: text deltas; then `.result`."""
-        steps = self._stream_steps(messages, **opts)
+    def events_sync(
+        self, messages: Sequence[Mapping[str, Any]], **opts: Any
+    ) -> ChatStream[ChatEvent]:
+        """`for event in llm.events_sync(messages)`: typed events (text, reasoning, tool
+        calls, citations, partial JSON, usage), the last `Completed(result)`."""
+        steps = self._stream_steps(messages, EVENTS_SHOWN, **opts)
+        view = StreamView()
 
-        def deltas() -> Generator[str, None, ChatResult]:
-            return (yield from relay(self._run_sync(steps)))
+        def events() -> Generator[ChatEvent, None, ChatResult]:
+            return (yield from relay_events(self._run_sync(steps), view))
 
-        return ChatStream(deltas())
+        return ChatStream(events(), view)
 
-    def stream(self, messages: Sequence[Mapping[str, Any]], **opts: Any) -> AsyncChatStream:
-        """`async for delta in llm.stream(messages)`: text deltas; then `.result`."""
-        steps = self._stream_steps(messages, **opts)
+    def events(
+        self, messages: Sequence[Mapping[str, Any]], **opts: Any
+    ) -> AsyncChatStream[ChatEvent]:
+        """`async for event in llm.events(messages)`: `events_sync`'s events."""
+        steps = self._stream_steps(messages, EVENTS_SHOWN, **opts)
+        view = StreamView()
         return OpeningAsyncStream(
             lambda: self._run_async(steps),
-            lambda opened: ChatStream(relay(opened)),
+            lambda opened: ChatStream(relay_events(opened, view), view),
             self._host.executor(),
+            view,
+        )
+
+    def stream_sync(self, messages: Sequence[Mapping[str, Any]], **opts: Any) -> ChatStream[str]:
+        """`for delta in llm.stream_sync(messages)`: text deltas; then `.result`."""
+        steps = self._stream_steps(messages, TEXT_SHOWN, **opts)
+        view = StreamView()
+
+        def deltas() -> Generator[str, None, ChatResult]:
+            return (yield from texts(relay_events(self._run_sync(steps), view)))
+
+        return ChatStream(deltas(), view)
+
+    def stream(self, messages: Sequence[Mapping[str, Any]], **opts: Any) -> AsyncChatStream[str]:
+        """`async for delta in llm.stream(messages)`: text deltas; then `.result`."""
+        steps = self._stream_steps(messages, TEXT_SHOWN, **opts)
+        view = StreamView()
+        return OpeningAsyncStream(
+            lambda: self._run_async(steps),
+            lambda opened: ChatStream(texts(relay_events(opened, view)), view),
+            self._host.executor(),
+            view,
         )
 
     def chat_stream_sync(
         self,
         messages: Sequence[Mapping[str, Any]],
-        on_delta: DeltaCallback | None = None,
+        on_delta: TextCallback | None = None,
+        *,
+        on_reasoning_delta: TextCallback | None = None,
+        on_tool_call: ToolCallback | None = None,
         **opts: Any,
     ) -> ChatResult:
-        """Stream a reply, calling `on_delta(text)` for each piece; returns the `ChatResult`."""
-        if on_delta is not None and inspect.iscoroutinefunction(on_delta):
-            raise LLMInputError(
-                "on_delta is a coroutine function: use `await llm.chat_stream(...)` for it"
-            )
-        stream = self.stream_sync(messages, **opts)
-        with stream:
-            for delta in stream:
-                if on_delta is not None:
-                    on_delta(delta)
-        return stream.result
+        """Stream a reply, calling `on_delta(text)` for each piece of the answer,
+        `on_reasoning_delta(text)` for each piece of thinking and `on_tool_call(call)` for
+        each complete tool call; returns the `ChatResult`."""
+        callbacks = StreamCallbacks(on_delta, on_reasoning_delta, on_tool_call)
+        callbacks.check_sync()
+        if callbacks.text_only:
+            stream = self.stream_sync(messages, **opts)
+            with stream:
+                for delta in stream:
+                    if on_delta is not None:
+                        on_delta(delta)
+            return stream.result
+        events = self.events_sync(messages, **opts)
+        with events:
+            for event in events:
+                callbacks.call(event)
+        return events.result
 
     async def chat_stream(
         self,
         messages: Sequence[Mapping[str, Any]],
-        on_delta: DeltaCallback | None = None,
+        on_delta: TextCallback | None = None,
+        *,
+        on_reasoning_delta: TextCallback | None = None,
+        on_tool_call: ToolCallback | None = None,
         **opts: Any,
     ) -> ChatResult:
-        """Stream a reply; `on_delta` (function or coroutine function) runs on this event
-        loop, in order."""
-        stream = self.stream(messages, **opts)
-        async with stream:
-            return await stream.until_done(on_delta)
+        """`chat_stream_sync`, awaitable: each callback (function or coroutine function)
+        runs on this event loop, in order."""
+        callbacks = StreamCallbacks(on_delta, on_reasoning_delta, on_tool_call)
+        if callbacks.text_only:
+            stream = self.stream(messages, **opts)
+            async with stream:
+                return await stream.until_done(on_delta)
+        events = self.events(messages, **opts)
+        async with events:
+            return await events.until_done(callbacks.call)
 
     # -- embeddings, images, raw ------------------------------------------------------------
 

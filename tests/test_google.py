@@ -774,7 +774,7 @@ def test_stream_tool_calls_arrive_whole(llm: LLMClient, fake: FakeProviderServer
         )
     )
     events = list(llm.adapter().stream(llm.runtime.plan(HELLO, tools=[WEATHER, TIME]).request))
-    deltas = [e for e in events if type(e).__name__ == "ToolCallDelta"]
+    deltas = [e for e in events if type(e).__name__ == "ToolCallChunk"]
     assert [(d.index, d.name, d.arguments) for d in deltas] == [
         (0, "get_weather", '{"city": "Oslo"}'),
         (1, "get_time", "{}"),

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .citations import Citation
 from .tools import ToolCall
 
 Usage = dict[str, int]
@@ -64,7 +65,8 @@ class ChatResult(tuple[str, Usage]):
 
     Attributes: `text`, `usage`, `tool_calls`, `finish_reason`, `model`, `parsed` (the
     decoded JSON for JSON output formats), `reasoning` (thinking text, when exposed),
-    `profile` (the profile that answered), `raw` (the provider's reply object) and
+    `citations` (the sources of the answer, with spans into `text` where the provider gives
+    them), `profile` (the profile that answered), `raw` (the provider's reply object) and
     `provider_state` (opaque data the provider needs back on the next turn, such as signed
     thinking blocks: `to_message()` carries it, so append that to continue a conversation).
     """
@@ -76,6 +78,7 @@ class ChatResult(tuple[str, Usage]):
     model: str | None
     parsed: Any
     reasoning: str | None
+    citations: tuple[Citation, ...]
     profile: str | None
     raw: Any
     provider_state: Mapping[str, Any] | None
@@ -90,12 +93,13 @@ class ChatResult(tuple[str, Usage]):
         model: str | None = None,
         parsed: Any = None,
         reasoning: str | None = None,
+        citations: tuple[Citation, ...] = (),
         profile: str | None = None,
         raw: Any = None,
         provider_state: Mapping[str, Any] | None = None,
     ) -> ChatResult:
         self = super().__new__(cls, (text, usage))
-        # One dict update, not ten object.__setattr__ calls: a call builds 2-3 of these.
+        # One dict update, not eleven object.__setattr__ calls: a call builds 2-3 of these.
         self.__dict__.update(
             text=text,
             usage=usage,
@@ -104,6 +108,7 @@ class ChatResult(tuple[str, Usage]):
             model=model,
             parsed=parsed,
             reasoning=reasoning,
+            citations=tuple(citations),
             profile=profile,
             raw=raw,
             provider_state=provider_state or None,
@@ -121,6 +126,7 @@ class ChatResult(tuple[str, Usage]):
             "model": self.model,
             "parsed": self.parsed,
             "reasoning": self.reasoning,
+            "citations": self.citations,
             "profile": self.profile,
             "raw": self.raw,
             "provider_state": self.provider_state,

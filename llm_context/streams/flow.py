@@ -1,8 +1,10 @@
 """A stream's flow in two phases, and the async stream that opens on the event loop.
 
 Phase one (retryable, may fall back): open the provider stream and read up to the first
-text delta (or the end). Nothing has reached the caller yet, so a failure here is retried
-like any request. Phase two: relay the rest; any failure now is a cut stream and raises
+event the caller would see (text for a text stream; text, reasoning, a tool call or a
+citation for an event stream), or the end. Nothing has reached the caller yet, so a failure
+here is retried like any request. Phase two: relay the rest as public events (`relay_events`;
+a text stream is `texts` of them); any failure now is a cut stream and raises
 `LLMStreamError` carrying the partial text (its `__cause__` is the underlying error, e.g.
 `LLMTimeoutError` for a stream that went silent), so no delta is ever delivered twice.
 """
@@ -13,31 +15,50 @@ import functools
 from collections.abc import Awaitable, Callable, Generator, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from itertools import chain
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..call.flows import attempt, policy, tally
 from ..call.plan import ChatPlan
 from ..call.steps import Call, Permit, Steps
+from ..contract.events import ChatEvent, Completed, PartialObject, UsageReported
+from ..contract.partial_json import PartialJson
 from ..contract.results import ChatResult, add_usage
 from ..errors import LLMConnectionError, LLMError, LLMStreamError
 from ..metering import Tally, make_record, metered, record_safely
 from ..ratelimit import estimate_chat_tokens, tokens_used
-from .events import StreamAccumulator, StreamEnd, StreamEvent, TextDelta
-from .handles import AsyncChatStream, ChatStream
+from .events import (
+    CitationAdded,
+    ReasoningDelta,
+    StreamAccumulator,
+    StreamEnd,
+    StreamEvent,
+    TextDelta,
+    ToolCallChunk,
+)
+from .handles import AsyncChatStream, ChatStream, StreamView
 from .stop import stop_requested
 
 if TYPE_CHECKING:
     from ..call.runtime import Runtime
 
 __all__ = [
+    "EVENTS_SHOWN",
+    "TEXT_SHOWN",
     "OpenedStream",
     "OpeningAsyncStream",
     "close_events",
     "guarded_events",
     "open_flow",
-    "open_to_first_text",
-    "relay",
+    "open_to_first",
+    "relay_events",
+    "texts",
 ]
+
+# What ends phase one: the first event of these kinds, which the caller would be shown.
+TEXT_SHOWN: tuple[type, ...] = (TextDelta, StreamEnd)
+EVENTS_SHOWN: tuple[type, ...] = (TextDelta, ReasoningDelta, ToolCallChunk, CitationAdded)
+EVENTS_SHOWN += (StreamEnd,)
 
 T = TypeVar("T")
 
@@ -49,17 +70,18 @@ def close_events(events: Iterator[Any]) -> None:
         close()
 
 
-def open_to_first_text(
-    open_stream: Callable[[], Iterator[StreamEvent]], provider: str
+def open_to_first(
+    open_stream: Callable[[], Iterator[StreamEvent]], provider: str, shown: tuple[type, ...]
 ) -> tuple[Iterator[StreamEvent], list[StreamEvent]]:
-    """Phase one, blocking: the open stream and the events up to the first text delta or the
-    terminal event. A stream that ends before either is cut: retryable, nothing was shown."""
+    """Phase one, blocking: the open stream and the events up to the first of a `shown` kind
+    (the terminal event among them). A stream that ends before is cut: retryable, nothing
+    was shown."""
     events = open_stream()
     head: list[StreamEvent] = []
     try:
         for event in events:
             head.append(event)
-            if isinstance(event, (TextDelta, StreamEnd)):
+            if isinstance(event, shown):
                 return events, head
     except BaseException:
         close_events(events)
@@ -104,16 +126,20 @@ class OpenedStream:
     tally: Tally
 
 
-def open_flow(rt: Runtime, plan: ChatPlan) -> Steps[OpenedStream]:
-    """Phase one on the runtime's profile: rate limit, open and read to the first text,
-    retried. A failure is metered here; a stream that opened is metered when it ends."""
+def open_flow(
+    rt: Runtime, plan: ChatPlan, shown: tuple[type, ...] = TEXT_SHOWN
+) -> Steps[OpenedStream]:
+    """Phase one on the runtime's profile: rate limit, open and read to the first event of a
+    `shown` kind, retried. A failure is metered here; a stream that opened is metered when
+    it ends."""
     counts = tally(rt)
     request = plan.request
 
+    def read_head() -> tuple[Iterator[StreamEvent], list[StreamEvent]]:
+        return open_to_first(lambda: rt.connection.adapter().stream(request), rt.provider, shown)
+
     def open_once() -> tuple[Iterator[StreamEvent], list[StreamEvent]]:
-        return rt.connection.guard(
-            lambda: open_to_first_text(lambda: rt.connection.adapter().stream(request), rt.provider)
-        )
+        return rt.connection.guard(read_head)
 
     def opened() -> Steps[OpenedStream]:
         call = Call(open_once, discard=lambda pair: close_events(pair[0]))
@@ -135,23 +161,33 @@ def open_flow(rt: Runtime, plan: ChatPlan) -> Steps[OpenedStream]:
     )
 
 
-def relay(opened: OpenedStream) -> Generator[str, None, ChatResult]:
-    """Phase two: deltas to the caller. However it ends, the stream is closed, its permit
-    released (with the tokens really used) and the call metered."""
+def relay_events(
+    opened: OpenedStream, view: StreamView | None = None
+) -> Generator[ChatEvent, None, ChatResult]:
+    """Phase two: the public events, ending with `UsageReported` and `Completed`. However it
+    ends, the stream is closed, its permit released (with the tokens really used) and the
+    call metered. With JSON output, `PartialObject`s follow the text that changed them (and
+    `view.partial` keeps the latest)."""
     rt = opened.runtime
     acc = StreamAccumulator(rt.provider)
+    partial = PartialJson() if opened.plan.expect is not None else None
+    last: object = None
     error: BaseException | None = None
     try:
-        for event in opened.head:
-            acc.add(event)
-            if isinstance(event, TextDelta) and event.text:
-                yield event.text
-        if acc.end is None:
-            for event in guarded_events(opened.events, acc, rt.connection.guard, rt.provider):
-                acc.add(event)
-                if isinstance(event, TextDelta) and event.text:
-                    yield event.text
-        return rt.finish(opened.plan, acc.result())
+        for event in chain(opened.head, _rest(opened, acc)):
+            for shown in acc.add(event):
+                yield shown
+                if partial is not None and type(shown) is TextDelta:
+                    value = partial.feed(shown.text)
+                    if isinstance(value, (dict, list)) and value != last:
+                        last = value
+                        if view is not None:
+                            view.partial = value
+                        yield PartialObject(value)
+        result = rt.finish(opened.plan, acc.result())
+        yield UsageReported(result.usage)
+        yield Completed(result)
+        return result
     except GeneratorExit:
         raise  # the caller stopped early: not an error
     except BaseException as exc:
@@ -160,6 +196,28 @@ def relay(opened: OpenedStream) -> Generator[str, None, ChatResult]:
     finally:
         close_events(opened.events)
         _ended(opened, acc, error)
+
+
+def _rest(opened: OpenedStream, acc: StreamAccumulator) -> Iterator[StreamEvent]:
+    """The events after phase one's, unless those ended the stream."""
+    if acc.end is None:
+        rt = opened.runtime
+        yield from guarded_events(opened.events, acc, rt.connection.guard, rt.provider)
+
+
+def texts(events: Generator[ChatEvent, None, ChatResult]) -> Generator[str, None, ChatResult]:
+    """A text stream: the text of `events`, and their result. Closing it closes them."""
+    result: ChatResult | None = None
+    try:
+        for event in events:
+            if type(event) is TextDelta:
+                yield event.text
+            elif type(event) is Completed:
+                result = event.result
+    finally:
+        events.close()
+    assert result is not None  # the events end with Completed, or raise
+    return result
 
 
 def _ended(opened: OpenedStream, acc: StreamAccumulator, error: BaseException | None) -> None:
@@ -173,23 +231,24 @@ def _ended(opened: OpenedStream, acc: StreamAccumulator, error: BaseException | 
     record_safely(rt.meter, lambda: make_record(rt.profile, "stream", model, counts, now, error))
 
 
-class OpeningAsyncStream(AsyncChatStream):
+class OpeningAsyncStream(AsyncChatStream[T]):
     """`async for delta in llm.stream(...)`: phase one (rate-limit wait, retries, fallbacks)
     runs on the caller's event loop; only the relay of the open stream runs in the pool."""
 
     def __init__(
         self,
         open_stream: Callable[[], Awaitable[OpenedStream]],
-        relay: Callable[[OpenedStream], ChatStream],
+        relay: Callable[[OpenedStream], ChatStream[T]],
         executor: Executor,
+        view: StreamView,
     ) -> None:
         self._open_stream = open_stream
         self._relay = relay
         self._opened = False
         self._open_error: BaseException | None = None
-        super().__init__(_not_opened, executor)
+        super().__init__(_not_opened, executor, view)
 
-    async def __anext__(self) -> str:
+    async def __anext__(self) -> T:
         if self._open_error is not None:
             raise self._open_error
         if not self._opened and not self._finished:
@@ -208,5 +267,5 @@ class OpeningAsyncStream(AsyncChatStream):
         return await super().__anext__()
 
 
-def _not_opened() -> ChatStream:
+def _not_opened() -> ChatStream[Any]:
     raise AssertionError("the relay starts once the stream is open")

@@ -1,5 +1,6 @@
 """Stream objects handed to callers: a blocking iterator, and its async twin fed from a worker
-thread. Both yield text deltas in order and expose the final `ChatResult` as `.result`."""
+thread. Both yield items in order (text deltas, or public events) and expose the final
+`ChatResult` as `.result`, and JSON output parsed so far as `.partial`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import functools
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from concurrent.futures import Executor, Future
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from ..contract.results import ChatResult
 from ..errors import LLMError
@@ -19,23 +20,42 @@ if TYPE_CHECKING:
     import asyncio
 
 DeltaCallback = Callable[[str], Any]
+T = TypeVar("T")
 _DONE = object()
 # How long a stop waits for a worker whose read it broke (it ends within milliseconds; the
 # bound only guards a stuck machine). A read that cannot be broken is not waited for.
 _SETTLE_S = 2.0
 
 
-class ChatStream(Iterator[str]):
-    """`for delta in llm.stream_sync(...)`: text deltas, then `.result` once exhausted."""
+class StreamView:
+    """What a stream has parsed so far that its caller may read mid-stream."""
 
-    def __init__(self, generator: Generator[str, None, ChatResult]) -> None:
+    __slots__ = ("partial",)
+
+    def __init__(self) -> None:
+        self.partial: Any = None
+
+
+class ChatStream(Iterator[T], Generic[T]):
+    """`for delta in llm.stream_sync(...)` (or `for event in llm.events_sync(...)`): the
+    items, then `.result` once exhausted."""
+
+    def __init__(
+        self, generator: Generator[T, None, ChatResult], view: StreamView | None = None
+    ) -> None:
         self._gen = generator
+        self._view = view or StreamView()
         self._result: ChatResult | None = None
 
-    def __iter__(self) -> ChatStream:
+    def __iter__(self) -> ChatStream[T]:
         return self
 
-    def __next__(self) -> str:
+    @property
+    def partial(self) -> Any:
+        """With JSON output: the JSON so far, parsed as far as it goes (None before any)."""
+        return self._view.partial
+
+    def __next__(self) -> T:
         if self._result is not None:
             raise StopIteration  # finished: iterating again keeps the result
         try:
@@ -44,7 +64,7 @@ class ChatStream(Iterator[str]):
             self._result = stop.value
             raise
 
-    def __enter__(self) -> ChatStream:
+    def __enter__(self) -> ChatStream[T]:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -68,13 +88,17 @@ class ChatStream(Iterator[str]):
         return self.result
 
 
-class AsyncChatStream(AsyncIterator[str]):
-    """`async for delta in llm.stream(...)`: the blocking stream runs in the context's pool and
-    hands each delta to this event loop in order; the worker never waits on the consumer.
-    Closing the stream (or dropping it unfinished) stops the worker even mid-read."""
+class AsyncChatStream(AsyncIterator[T], Generic[T]):
+    """`async for delta in llm.stream(...)` (or `async for event in llm.events(...)`): the
+    blocking stream runs in the context's pool and hands each item to this event loop in
+    order; the worker never waits on the consumer. Closing the stream (or dropping it
+    unfinished) stops the worker even mid-read."""
 
-    def __init__(self, make: Callable[[], ChatStream], executor: Executor) -> None:
+    def __init__(
+        self, make: Callable[[], ChatStream[T]], executor: Executor, view: StreamView
+    ) -> None:
         self._make = make
+        self._view = view
         self._executor = executor
         self._queue: asyncio.Queue[object] | None = None
         self._stop = StreamStop()
@@ -82,7 +106,7 @@ class AsyncChatStream(AsyncIterator[str]):
         self._result: ChatResult | None = None
         self._finished = False
 
-    def _start(self, make: Callable[[], ChatStream]) -> asyncio.Queue[object]:
+    def _start(self, make: Callable[[], ChatStream[T]]) -> asyncio.Queue[object]:
         import asyncio  # asyncio (with ssl: ~30 ms) loads only when the async API is used
 
         loop = asyncio.get_running_loop()
@@ -100,10 +124,15 @@ class AsyncChatStream(AsyncIterator[str]):
         self._queue = queue
         return queue
 
-    def __aiter__(self) -> AsyncChatStream:
+    def __aiter__(self) -> AsyncChatStream[T]:
         return self
 
-    async def __anext__(self) -> str:
+    @property
+    def partial(self) -> Any:
+        """With JSON output: the JSON so far, parsed as far as it goes (None before any)."""
+        return self._view.partial
+
+    async def __anext__(self) -> T:
         if self._finished:
             raise StopAsyncIteration  # finished or closed: iterating again keeps the result
         queue = self._queue or self._start(self._make)
@@ -113,8 +142,7 @@ class AsyncChatStream(AsyncIterator[str]):
             assert self._future is not None
             self._result = await self._future  # raises the worker's error, if any
             raise StopAsyncIteration
-        assert isinstance(item, str)
-        return item
+        return cast("T", item)
 
     async def aclose(self) -> None:
         """Stop early: breaks the worker's read (closing the connection) and returns promptly;
@@ -129,7 +157,7 @@ class AsyncChatStream(AsyncIterator[str]):
             # caller must not cancel the worker's future.
             await asyncio.wait({future}, timeout=_SETTLE_S)
 
-    async def __aenter__(self) -> AsyncChatStream:
+    async def __aenter__(self) -> AsyncChatStream[T]:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -141,8 +169,8 @@ class AsyncChatStream(AsyncIterator[str]):
             raise LLMError("the stream has not finished yet: iterate it to the end first")
         return self._result
 
-    async def until_done(self, on_delta: DeltaCallback | None = None) -> ChatResult:
-        """Drain the stream, passing each delta to `on_delta` (a function or coroutine
+    async def until_done(self, on_delta: Callable[[T], Any] | None = None) -> ChatResult:
+        """Drain the stream, passing each item to `on_delta` (a function or coroutine
         function, called on this event loop in order), and return the result."""
         async for delta in self:
             if on_delta is not None:
@@ -153,7 +181,7 @@ class AsyncChatStream(AsyncIterator[str]):
 
 
 def _produce(
-    make: Callable[[], ChatStream],
+    make: Callable[[], ChatStream[Any]],
     stop: StreamStop,
     loop: asyncio.AbstractEventLoop,
     queue: asyncio.Queue[object],

@@ -15,7 +15,8 @@ from ...streams.events import (
     StreamEnd,
     StreamEvent,
     TextDelta,
-    ToolCallDelta,
+    ToolCallChunk,
+    ToolCallEnd,
     UsageUpdate,
 )
 from ..registry import Provider
@@ -151,6 +152,7 @@ class StreamParser:
 
     def __init__(self) -> None:
         self.thinking: dict[int, dict[str, str]] = {}  # by content-block index
+        self.tool_blocks: set[int] = set()  # the indexes of tool_use blocks
         self.model: str | None = None
         self.first_usage: Any = None
         self.usage: Usage | None = None
@@ -167,7 +169,8 @@ class StreamParser:
         elif kind == "content_block_start":
             block = event.content_block
             if block.type == "tool_use":
-                yield ToolCallDelta(event.index, id=block.id, name=block.name)
+                self.tool_blocks.add(event.index)
+                yield ToolCallChunk(event.index, id=block.id, name=block.name)
             elif block.type == "text" and block.text:
                 yield TextDelta(block.text)
             elif block.type in ("thinking", "redacted_thinking"):
@@ -183,9 +186,12 @@ class StreamParser:
                 yield ReasoningDelta(delta.thinking)
             elif delta.type == "signature_delta":
                 self._thinking(event.index)["signature"] += delta.signature
-            elif delta.type == "input_json_delta":
-                yield ToolCallDelta(event.index, arguments=delta.partial_json)
+            elif delta.type == "input_json_delta" and event.index in self.tool_blocks:
+                # Only our tools' input: a server tool's (web search) streams its input too.
+                yield ToolCallChunk(event.index, arguments=delta.partial_json)
             # citations_delta carries nothing we report.
+        elif kind == "content_block_stop" and event.index in self.tool_blocks:
+            yield ToolCallEnd(event.index)
         elif kind == "message_delta":
             self.stop_reason = event.delta.stop_reason
             self.usage = parse_usage(event.usage, self.first_usage)

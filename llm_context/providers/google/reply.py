@@ -25,7 +25,14 @@ from google.genai import types
 
 from ...contract.results import ChatResult, Usage, make_usage
 from ...contract.tools import ToolCall
-from ...streams.events import ReasoningDelta, StreamEnd, StreamEvent, TextDelta, ToolCallDelta
+from ...streams.events import (
+    ReasoningDelta,
+    StreamEnd,
+    StreamEvent,
+    TextDelta,
+    ToolCallChunk,
+    ToolCallEnd,
+)
 from ..shared.reply_checks import expect, optional_str, reading, tokens, unreadable
 from .ids import mint_call_id
 from .request import PROVIDER
@@ -115,7 +122,8 @@ class _Parts:
             if fn is not None:
                 call_id = _call_id(response, part, self.calls)
                 arguments = json.dumps(fn.args or {}, ensure_ascii=False)
-                yield ToolCallDelta(self.calls, id=call_id, name=fn.name or "", arguments=arguments)
+                yield ToolCallChunk(self.calls, id=call_id, name=fn.name or "", arguments=arguments)
+                yield ToolCallEnd(self.calls)  # Gemini sends each call whole
                 self.calls += 1
             elif part.text:
                 yield ReasoningDelta(part.text) if part.thought else TextDelta(part.text)

@@ -24,7 +24,14 @@ from ...contract.request import ChatRequest, OutputSpec
 from ...contract.results import ChatResult, Usage, make_usage
 from ...contract.tools import ToolCall, ToolChoice, ToolSpec, parse_arguments
 from ...errors import LLMServerError, LLMUnsupportedFeatureError
-from ...streams.events import ReasoningDelta, StreamEnd, StreamEvent, TextDelta, ToolCallDelta
+from ...streams.events import (
+    ReasoningDelta,
+    StreamEnd,
+    StreamEvent,
+    TextDelta,
+    ToolCallChunk,
+    ToolCallEnd,
+)
 from ..base import Feature
 from ..shared import sdk as common
 from ..shared.reply_checks import expect, optional_str, reading, required_list, tokens
@@ -388,7 +395,7 @@ def _delta_events(delta: Any) -> Iterator[StreamEvent]:
         yield TextDelta(delta.refusal)
     for call in delta.tool_calls or []:
         function = call.function
-        yield ToolCallDelta(
+        yield ToolCallChunk(
             call.index,
             id=call.id,
             name=getattr(function, "name", None),
@@ -396,14 +403,16 @@ def _delta_events(delta: Any) -> Iterator[StreamEvent]:
         )
     legacy = getattr(delta, "function_call", None)
     if legacy is not None:
-        yield ToolCallDelta(0, name=legacy.name, arguments=legacy.arguments or "")
+        yield ToolCallChunk(0, name=legacy.name, arguments=legacy.arguments or "")
 
 
 def parse_stream(chunks: Iterable[Any]) -> Iterator[StreamEvent]:
     """`ChatCompletionChunk`s -> our events; `StreamEnd` only if a finish_reason arrived.
 
-    Tool-call fragments keep their wire `index`, so parallel calls stay apart.
+    Tool-call fragments keep their wire `index`, so parallel calls stay apart; the wire
+    sends calls one after another, so a fragment of the next call ends the one before.
     """
+    open_call: int | None = None
     raw_reason: str | None = None
     usage: Usage | None = None
     model: str | None = None
@@ -419,7 +428,12 @@ def parse_stream(chunks: Iterable[Any]) -> Iterator[StreamEvent]:
             delta = choice.delta
             has_calls = has_calls or bool(delta.tool_calls) or delta.function_call is not None
             refused = refused or bool(getattr(delta, "refusal", None))
-            yield from _delta_events(delta)
+            for event in _delta_events(delta):
+                if type(event) is ToolCallChunk and event.index != open_call:
+                    if open_call is not None:
+                        yield ToolCallEnd(open_call)
+                    open_call = event.index
+                yield event
             raw_reason = choice.finish_reason or raw_reason
     if raw_reason is not None:
         reason = "content_filter" if refused else finish_reason(raw_reason, has_calls)

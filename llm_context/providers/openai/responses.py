@@ -25,7 +25,14 @@ from ...contract.results import (
 )
 from ...contract.tools import ToolCall, ToolChoice, ToolSpec, parse_arguments
 from ...errors import LLMServerError, LLMUnsupportedFeatureError, error_for_status
-from ...streams.events import ReasoningDelta, StreamEnd, StreamEvent, TextDelta, ToolCallDelta
+from ...streams.events import (
+    ReasoningDelta,
+    StreamEnd,
+    StreamEvent,
+    TextDelta,
+    ToolCallChunk,
+    ToolCallEnd,
+)
 from ..base import RawAuth
 from ..registry import Provider
 from ..shared import catalog
@@ -289,9 +296,11 @@ def parse_event(event: Any) -> Iterator[StreamEvent]:
     elif kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
         yield ReasoningDelta(event.delta)
     elif kind == "response.output_item.added" and event.item.type == "function_call":
-        yield ToolCallDelta(event.output_index, id=event.item.call_id, name=event.item.name)
+        yield ToolCallChunk(event.output_index, id=event.item.call_id, name=event.item.name)
     elif kind == "response.function_call_arguments.delta":
-        yield ToolCallDelta(event.output_index, arguments=event.delta)
+        yield ToolCallChunk(event.output_index, arguments=event.delta)
+    elif kind == "response.output_item.done" and event.item.type == "function_call":
+        yield ToolCallEnd(event.output_index)
     elif kind in ("response.completed", "response.incomplete"):
         response = event.response
         yield StreamEnd(

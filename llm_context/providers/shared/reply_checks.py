@@ -22,7 +22,14 @@ from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar
 
 from ...errors import LLMError, LLMServerError, redact
-from ...streams.events import ReasoningDelta, StreamEnd, StreamEvent, TextDelta, ToolCallDelta
+from ...streams.events import (
+    ReasoningDelta,
+    StreamEnd,
+    StreamEvent,
+    TextDelta,
+    ToolCallChunk,
+    ToolCallEnd,
+)
 
 __all__ = [
     "PARSE_ERRORS",
@@ -131,13 +138,15 @@ def _event_problem(event: StreamEvent) -> str:
     field on as the SDK left it, which for a hostile reply may be any JSON value."""
     if isinstance(event, (TextDelta, ReasoningDelta)):
         return "" if isinstance(event.text, str) else f"text {described(event.text)}"
-    if isinstance(event, ToolCallDelta):
+    if isinstance(event, ToolCallChunk):
         if type(event.index) is not int:
             return f"a tool call index {described(event.index)}"
         fields = {"id": event.id, "name": event.name, "arguments": event.arguments}
         for name, value in fields.items():
             if value is not None and not isinstance(value, str):
                 return f"a tool call {name} {described(value)}"
+    if isinstance(event, ToolCallEnd) and type(event.index) is not int:
+        return f"a tool call index {described(event.index)}"
     if isinstance(event, StreamEnd) and not isinstance(event.finish_reason, (str, type(None))):
         return f"a finish reason {described(event.finish_reason)}"
     return ""
