@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, get_args
 
+from ..contract.builtin_tools import normalize_builtin_tools
 from ..contract.caching import (
     MAX_MARKERS,
     CacheMode,
@@ -29,7 +30,7 @@ from ..contract.messages import (
     TextPart,
     normalize_messages,
 )
-from ..contract.request import ChatRequest, OutputSpec, ReasoningEffort
+from ..contract.request import ChatRequest, OutputSpec, ReasoningEffort, ReasoningSummary
 from ..contract.structured import build_output_spec, json_instruction
 from ..contract.text_check import check_text, check_tree
 from ..contract.tools import normalize_tool_choice, normalize_tools
@@ -42,6 +43,7 @@ from .retry import check_retry_override
 log = logging.getLogger("llm_context")
 
 _EFFORTS: tuple[str, ...] = get_args(ReasoningEffort)
+_SUMMARIES: tuple[str, ...] = get_args(ReasoningSummary)
 # Options passed through to the provider unchanged, as `extra` (documented per provider).
 _PASSTHROUGH = ("extra_body",)
 _KNOWN = {
@@ -57,6 +59,8 @@ _KNOWN = {
     "retry",
     "cache",
     "cache_key",
+    "builtin_tools",
+    "reasoning_summary",
     *_PASSTHROUGH,
 }
 # Named parameters of chat(): a typo of one lands in **kw.
@@ -98,6 +102,9 @@ _ALIASES = {
     "stream": "use stream_sync(...) or chat_stream_sync(...) to stream",
     "cache_control": "put cache_control on a message, part or tool, or pass cache='auto'",
     "prompt_cache_key": "use cache_key=",
+    "web_search": "use builtin_tools=['web_search']",
+    "include_thoughts": "use reasoning_summary='auto'",
+    "thinking": "use reasoning_effort= (and reasoning_summary='auto' for its text)",
     "messages": "pass the messages as the first argument",
 }
 
@@ -166,6 +173,15 @@ def _unknown_options(unknown: list[str]) -> LLMInputError:
         f"unknown chat option(s): {', '.join(described)}. Known: {', '.join(valid)}; "
         "provider-specific request fields go in extra_body={...}"
     )
+
+
+def _without_citations(messages: tuple[Message, ...]) -> tuple[Message, ...]:
+    """The messages with every document's citations switched off."""
+
+    def plain(part: Any) -> Any:
+        return replace(part, citations=False) if isinstance(part, DocumentPart) else part
+
+    return tuple(replace(m, parts=tuple(plain(p) for p in m.parts)) for m in messages)
 
 
 def _emulate_json(messages: tuple[Message, ...], output: OutputSpec) -> tuple[Message, ...]:
@@ -298,6 +314,23 @@ def build_chat_plan(
     if effort is not None and Feature.REASONING not in features:
         _unsupported(spec, model, Feature.REASONING, fail_on_unsupported, "drop reasoning_effort")
         effort = None
+    summary = kw.get("reasoning_summary")
+    if summary is not None and summary not in _SUMMARIES:
+        raise LLMInputError(
+            f"reasoning_summary must be one of {', '.join(_SUMMARIES)}, got {summary!r}"
+        )
+    if summary is not None and Feature.REASONING not in features:
+        _unsupported(spec, model, Feature.REASONING, fail_on_unsupported, "drop reasoning_summary")
+        summary = None
+    builtin = normalize_builtin_tools(kw.get("builtin_tools"))
+    if builtin and Feature.WEB_SEARCH not in features:
+        # A search cannot be emulated: the model would answer from memory, as if it had.
+        raise LLMUnsupportedFeatureError(spec.provider.value, model, Feature.WEB_SEARCH.value)
+    cited = any(isinstance(p, DocumentPart) and p.citations for m in msgs for p in m.parts)
+    if cited and Feature.DOCUMENT_CITATIONS not in features:
+        fallback = "send the documents without asking for citations"
+        _unsupported(spec, model, Feature.DOCUMENT_CITATIONS, fail_on_unsupported, fallback)
+        msgs = _without_citations(msgs)
     temperature = _number("temperature", kw.get("temperature"), 0.0, 2.0)
     top_p = _number("top_p", kw.get("top_p"), 0.0, 1.0)
     if (temperature is not None or top_p is not None) and Feature.SAMPLING not in features:
@@ -335,6 +368,8 @@ def build_chat_plan(
         output=native,
         timeout=timeout,
         extra=dict(extra),
+        builtin_tools=builtin,
+        reasoning_summary=summary,
     )
     request = _caching(spec, model, features, request, kw, cache_defaults, fail_on_unsupported)
     retry = check_retry_override(kw.get("retry"))

@@ -59,6 +59,7 @@ class DocumentPart:
     url: str | None = None
     filename: str | None = None
     cache: CacheControl | None = None
+    citations: bool = False  # ask the model to cite passages of it (Anthropic)
 
     @property
     def is_url(self) -> bool:
@@ -151,7 +152,8 @@ def check_known_keys(given: Mapping[str, Any], known: frozenset[str], where: str
 def parse_file_part(raw: Mapping[str, Any], where: str, limit: FileLimit | None) -> DocumentPart:
     """`{"type": "file", "file": {"file_data": "data:...;base64,..." | "file_url": "https://...",
     "filename": ...}}` -> a checked `DocumentPart`."""
-    check_known_keys(raw, frozenset({"type", "file", "cache_control"}), where)
+    check_known_keys(raw, frozenset({"type", "file", "cache_control", "citations"}), where)
+    citations = _citations(raw.get("citations"), where)
     file = raw.get("file")
     if not isinstance(file, Mapping):
         raise LLMInputError(
@@ -171,7 +173,7 @@ def parse_file_part(raw: Mapping[str, Any], where: str, limit: FileLimit | None)
         if not isinstance(url, str) or not url[:8].lower().startswith(("https://", "http://")):
             raise LLMInputError(f"{where}.file.file_url must be an https:// or http:// URL")
         check_text(url, f"{where}.file.file_url")
-        return DocumentPart(url=url, filename=filename)
+        return DocumentPart(url=url, filename=filename, citations=citations)
     if not isinstance(data_url, str) or not data_url.startswith("data:"):
         raise LLMInputError(
             f"{where}.file.file_data must be a data URL like 'data:application/pdf;base64,<data>'"
@@ -188,7 +190,16 @@ def parse_file_part(raw: Mapping[str, Any], where: str, limit: FileLimit | None)
     data = decode_base64(payload, where, "the data URL's payload")
     document_bytes_type(data, where=where, declared=media)
     _check_size(data, where, limit)
-    return DocumentPart(media, payload, None, filename)
+    return DocumentPart(media, payload, None, filename, citations=citations)
+
+
+def _citations(raw: Any, where: str) -> bool:
+    """A document part's `citations`: True/False, or Anthropic's {"enabled": bool}."""
+    if raw is None or isinstance(raw, bool):
+        return bool(raw)
+    if isinstance(raw, Mapping) and set(raw) == {"enabled"} and isinstance(raw["enabled"], bool):
+        return bool(raw["enabled"])
+    raise LLMInputError(f"{where}.citations must be true, false or {{'enabled': true}}")
 
 
 def parse_audio_part(raw: Mapping[str, Any], where: str, limit: FileLimit | None) -> AudioPart:

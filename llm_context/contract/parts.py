@@ -50,18 +50,24 @@ def _read(source: Source, where: str) -> tuple[bytes, str | None]:
 
 
 def file_part(
-    path_or_bytes: Source, *, media_type: str | None = None, filename: str | None = None
+    path_or_bytes: Source,
+    *,
+    media_type: str | None = None,
+    filename: str | None = None,
+    citations: bool = False,
 ) -> dict[str, Any]:
-    """A document part (PDF or UTF-8 text) from a path, bytes or an https URL.
+    """A document part (PDF or UTF-8 text) from a path, bytes or an https URL; `citations`
+    asks the model to cite passages of it (Anthropic).
 
     >>> file_part("report.pdf")  # {"type": "file", "file": {"file_data": "data:...", ...}}
     """
     where = "file_part"
+    cite = {"citations": True} if citations else {}
     if is_url(path_or_bytes):
         file: dict[str, Any] = {"file_url": path_or_bytes}
         if filename is not None:
             file["filename"] = filename
-        return {"type": "file", "file": file}
+        return {"type": "file", "file": file, **cite}
     data, name = _read(path_or_bytes, where)
     media = document_bytes_type(data, where=where, declared=media_type)
     name = filename or name or ("document.pdf" if media == PDF else "document.txt")
@@ -69,6 +75,7 @@ def file_part(
     return {
         "type": "file",
         "file": {"file_data": f"data:{media};base64,{payload}", "filename": name},
+        **cite,
     }
 
 

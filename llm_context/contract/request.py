@@ -6,11 +6,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .builtin_tools import BuiltinTool
 from .messages import Message
 from .tools import ToolChoice, ToolSpec
 
 OutputFormat = Literal["text", "json", "json_object", "json_schema", "raw"]
 ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
+ReasoningSummary = Literal["auto", "concise", "detailed"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,9 @@ class ChatRequest:
     timeout: float | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
     cache_key: str | None = None  # OpenAI's `prompt_cache_key`: routes alike prompts together
+    builtin_tools: tuple[BuiltinTool, ...] = ()
+    # Ask for the model's thinking back (OpenAI summaries, Gemini thoughts), effort or not.
+    reasoning_summary: ReasoningSummary | None = None
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,8 @@ class Feature(str, enum.Enum):
     DOCUMENTS = "document input"
     AUDIO = "audio input"
     REASONING = "reasoning effort"
+    WEB_SEARCH = "built-in web search"
+    DOCUMENT_CITATIONS = "document citations"
     SAMPLING = "temperature / top_p"
     STOP = "stop sequences"
     EMBED = "embeddings"
