@@ -154,6 +154,7 @@ class Handler(BaseHTTPRequestHandler):
             server_url=self.server.url,
             write=self.wfile.write,
             extra_headers=extra,
+            prompt_cache=fake.prompt_cache,
         )
         try:
             self._answer(exchange, route, item)

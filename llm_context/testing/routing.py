@@ -8,6 +8,7 @@ route's handler with an `Exchange`: the parsed request, the scripted item (or No
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
@@ -15,6 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from .prompt_cache import PromptCache, Split
 from .script import Reply, ScriptItem
 
 __all__ = [
@@ -179,8 +181,10 @@ class Exchange:
         server_url: str,
         write: Callable[[bytes], object],
         extra_headers: Mapping[str, str],
+        prompt_cache: PromptCache | None = None,
     ) -> None:
         self.request = request
+        self.prompt_cache = prompt_cache
         self.route = route
         self.params = dict(params)
         self.item = item
@@ -209,6 +213,22 @@ class Exchange:
     def body(self) -> dict[str, Any]:
         """The JSON body when it is an object, else an empty dict (handlers read fields)."""
         return self.request.json if isinstance(self.request.json, dict) else {}
+
+    def cached(
+        self,
+        reply: Reply,
+        split: Split | None,
+        *,
+        reports_writes: bool = True,
+    ) -> Reply:
+        """A default `reply` with the prompt cache's usage when the request asks for caching
+        (`split`: the whole prompt and its cached prefix, see `prompt_cache`)."""
+        usage = (
+            self.prompt_cache.usage(split, reports_writes=reports_writes)
+            if (self.prompt_cache is not None)
+            else None
+        )
+        return reply if usage is None else dataclasses.replace(reply, usage=usage)
 
     def scripted(self, kind: type[T]) -> T | None:
         """The scripted item if it is a `kind`, else None (None means: answer the default)."""

@@ -57,12 +57,15 @@ class ToolCallReply:
 
 @dataclass(frozen=True)
 class UsageReply:
-    """Token counts to report; `output_tokens=None` derives a count from the reply's content."""
+    """Token counts to report; `output_tokens=None` derives a count from the reply's content.
+    `input_tokens` is the whole prompt: cached and written tokens are parts of it (each wire
+    splits them the way its provider reports them)."""
 
     input_tokens: int = 10
     output_tokens: int | None = None
     reasoning_tokens: int | None = None
     cached_input_tokens: int | None = None
+    cache_write_tokens: int | None = None  # prompt tokens written to the cache
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,7 @@ class Reply:
             output_tokens=max(1, derived),
             reasoning_tokens=self.usage.reasoning_tokens,
             cached_input_tokens=self.usage.cached_input_tokens,
+            cache_write_tokens=self.usage.cache_write_tokens,
         )
 
 

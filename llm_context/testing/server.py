@@ -22,6 +22,7 @@ from typing import Any
 from . import wire_anthropic, wire_catalog, wire_chat, wire_google, wire_openai
 from .defaults import IMAGE_ASSET_PATH, TINY_PNG
 from .http import REQUESTS_PATH, FakeHTTPServer, Handler, generic_error_body
+from .prompt_cache import PromptCache
 from .routing import Exchange, RecordedRequest, Route
 from .script import EmbeddingReply, Fault, ImageReply, Reply, ScriptItem
 
@@ -126,6 +127,7 @@ class FakeProviderServer:
         self._errors: list[str] = []
         self._served = 0
         self._seq = 0
+        self.prompt_cache = PromptCache()  # what unscripted replies report as cached
         self._httpd: FakeHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -318,6 +320,7 @@ class FakeProviderServer:
             self._queue.clear()
             self._served = 0
             self._seq = 0  # request and item ids start over: tests may assert them
+        self.prompt_cache.clear()
 
     # ---- used by the request handler -------------------------------------------------
 

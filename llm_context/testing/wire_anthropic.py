@@ -15,6 +15,7 @@ from typing import Any
 
 from . import wire_openai
 from .defaults import DEFAULT_JSON_OBJECT, default_text, rough_tokens
+from .prompt_cache import anthropic_prefix
 from .routing import Exchange, Route, json_stream_flag
 from .schema_example import example_for_schema
 from .script import Reply, split_words
@@ -92,10 +93,11 @@ def _default_reply(exchange: Exchange) -> Reply:
 def _usage(reply: Reply, *, final: bool = True) -> dict[str, Any]:
     usage = reply.resolved_usage
     cached = min(usage.cached_input_tokens or 0, usage.input_tokens)
+    written = min(usage.cache_write_tokens or 0, usage.input_tokens - cached)
     out: dict[str, Any] = {
-        "input_tokens": usage.input_tokens - cached,
+        "input_tokens": usage.input_tokens - cached - written,
         "output_tokens": (usage.output_tokens or 0) if final else 1,
-        "cache_creation_input_tokens": 0,
+        "cache_creation_input_tokens": written,
         "cache_read_input_tokens": cached,
     }
     if final and usage.reasoning_tokens is not None:
@@ -199,7 +201,9 @@ def messages(exchange: Exchange) -> None:
     if refusal is not None:
         exchange.send_error(400, refusal)
         return
-    reply = exchange.scripted(Reply) or _default_reply(exchange)
+    reply = exchange.scripted(Reply) or exchange.cached(
+        _default_reply(exchange), anthropic_prefix(exchange.body)
+    )
     respond(exchange, reply, reply_blocks(exchange, reply))
 
 

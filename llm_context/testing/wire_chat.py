@@ -20,9 +20,10 @@ from typing import Any
 
 from . import wire_openai
 from .defaults import DEFAULT_JSON_OBJECT, default_text
+from .prompt_cache import chat_prefix
 from .routing import Exchange, Route, json_stream_flag
 from .schema_example import example_for_schema
-from .script import EmbeddingReply, ImageReply, Reply
+from .script import EmbeddingReply, ImageReply, Reply, UsageReply
 from .wire_media import request_error, with_attachments
 
 __all__ = ["ROUTES", "chat_completions"]
@@ -74,9 +75,17 @@ def _usage(reply: Reply) -> dict[str, Any]:
         "prompt_tokens": usage.input_tokens,
         "completion_tokens": output,
         "total_tokens": usage.input_tokens + output,
-        "prompt_tokens_details": {"cached_tokens": usage.cached_input_tokens or 0},
+        "prompt_tokens_details": _prompt_details(usage),
         "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens or 0},
     }
+
+
+def _prompt_details(usage: UsageReply) -> dict[str, int]:
+    """Cache reads, and cache writes where they are known (OpenRouter's field)."""
+    details = {"cached_tokens": usage.cached_input_tokens or 0}
+    if usage.cache_write_tokens is not None:
+        details["cache_write_tokens"] = usage.cache_write_tokens
+    return details
 
 
 def _call_id(exchange: Exchange, reply: Reply, index: int) -> str:
@@ -170,7 +179,9 @@ def chat_completions(exchange: Exchange) -> None:
     if refusal is not None:
         exchange.send_error(400, refusal)
         return
-    reply = exchange.scripted(Reply) or _default_reply(exchange)
+    reply = exchange.scripted(Reply) or exchange.cached(
+        _default_reply(exchange), chat_prefix(exchange.body)
+    )
     if exchange.request.stream:
         _stream(exchange, reply)
     else:

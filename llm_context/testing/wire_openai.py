@@ -21,6 +21,7 @@ from .defaults import (
     hash_embedding,
     rough_tokens,
 )
+from .prompt_cache import responses_prefix
 from .routing import Exchange, Route, json_stream_flag
 from .schema_example import example_for_schema
 from .script import EmbeddingReply, ImageReply, Reply, split_words
@@ -84,7 +85,7 @@ def _usage(reply: Reply) -> dict[str, Any]:
         "input_tokens": usage.input_tokens,
         "input_tokens_details": {
             "cached_tokens": usage.cached_input_tokens or 0,
-            "cache_write_tokens": 0,
+            "cache_write_tokens": usage.cache_write_tokens or 0,
         },
         "output_tokens": output,
         "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens or 0},
@@ -181,7 +182,9 @@ def responses(exchange: Exchange) -> None:
     if refusal is not None:
         exchange.send_error(400, refusal)
         return
-    reply = exchange.scripted(Reply) or _default_reply(exchange)
+    reply = exchange.scripted(Reply) or exchange.cached(
+        _default_reply(exchange), responses_prefix(exchange.body), reports_writes=False
+    )
     if exchange.request.stream:
         _stream_response(exchange, reply)
     else:
