@@ -30,7 +30,16 @@ from .._lazy import lazy_exports
 if TYPE_CHECKING:
     from .routing import Exchange, RecordedRequest, Route
     from .schema_example import example_for_schema
-    from .script import EmbeddingReply, Fault, ImageReply, Reply, ToolCallReply, UsageReply
+    from .script import (
+        CitationReply,
+        EmbeddingReply,
+        Fault,
+        ImageReply,
+        Reply,
+        SearchReply,
+        ToolCallReply,
+        UsageReply,
+    )
     from .server import FAST_RETRY, FakeProviderServer
 
 # Names load on first use: the pytest plugin (in this package) loads in every pytest run of
@@ -40,7 +49,9 @@ _LAZY = {
     "RecordedRequest": ".routing",
     "Route": ".routing",
     "example_for_schema": ".schema_example",
+    "CitationReply": ".script",
     "EmbeddingReply": ".script",
+    "SearchReply": ".script",
     "Fault": ".script",
     "ImageReply": ".script",
     "Reply": ".script",
@@ -52,6 +63,7 @@ _LAZY = {
 
 __all__ = [
     "FAST_RETRY",
+    "CitationReply",
     "EmbeddingReply",
     "Exchange",
     "FakeProviderServer",
@@ -60,6 +72,7 @@ __all__ = [
     "RecordedRequest",
     "Reply",
     "Route",
+    "SearchReply",
     "ToolCallReply",
     "UsageReply",
     "example_for_schema",

@@ -13,12 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 __all__ = [
+    "CitationReply",
     "EmbeddingReply",
     "Fault",
     "FinishReason",
     "ImageReply",
     "Reply",
     "ScriptItem",
+    "SearchReply",
     "ToolCallReply",
     "UsageReply",
     "split_words",
@@ -56,6 +58,28 @@ class ToolCallReply:
 
 
 @dataclass(frozen=True)
+class CitationReply:
+    """A source the fake model cites for `text[start:end]` of its answer (character offsets
+    into `Reply.text`); each wire renders it the way its provider does (OpenAI and OpenRouter
+    URL annotations, Anthropic cited text blocks, Gemini grounding supports in UTF-8 bytes).
+    `cited_text` is the quoted source passage, where the provider sends one."""
+
+    url: str
+    title: str = ""
+    start: int = 0
+    end: int = 0
+    cited_text: str = ""
+
+
+@dataclass(frozen=True)
+class SearchReply:
+    """A web search the fake model ran before answering: its query and result pages."""
+
+    query: str
+    results: tuple[tuple[str, str], ...] = ()  # (url, title)
+
+
+@dataclass(frozen=True)
 class UsageReply:
     """Token counts to report; `output_tokens=None` derives a count from the reply's content.
     `input_tokens` is the whole prompt: cached and written tokens are parts of it (each wire
@@ -82,6 +106,8 @@ class Reply:
     tool_calls: tuple[ToolCallReply, ...] = ()
     reasoning: str | None = None
     usage: UsageReply = field(default_factory=UsageReply)
+    citations: tuple[CitationReply, ...] = ()
+    searches: tuple[SearchReply, ...] = ()
     finish_reason: FinishReason | None = None
     model: str | None = None
     deltas: tuple[str, ...] | None = None
