@@ -30,6 +30,8 @@ CITY_SCHEMA = {
     "properties": {"city": {"type": "string"}, "country": {"type": "string"}},
     "required": ["city", "country"],
 }
+# Long instructions shared by many calls: what a prompt cache is for.
+GUIDE = "You are a travel guide for Norway. Answer in one short sentence, with one fact. " * 8
 # A one-page PDF, small enough to inline here (the fake only reads the part's shape).
 REPORT_PDF = (
     b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
@@ -73,6 +75,16 @@ def _run_one(ctx: LLMContext, fake: FakeProviderServer, name: str, out: TextIO) 
         say(f"  pdf      {answer!r}\n")
     except LLMError as exc:  # a provider without document input says so before sending
         say(f"  pdf      {type(exc).__name__}: {exc}\n")
+
+    # The same long instructions twice with cache="auto": the second call reads them from the
+    # provider's prompt cache (the fake caches as Anthropic, OpenAI and OpenRouter do).
+    usage: dict[str, int] = {}
+    for question in ("Which fjord is longest?", "Which glacier is largest?"):
+        asked = [{"role": "system", "content": GUIDE}, {"role": "user", "content": question}]
+        usage = llm.chat_sync(asked, cache="auto").usage
+    cached = usage.get("cached_input_tokens", 0)
+    how = "read from the prompt cache" if cached else "(no cache marker or key here)"
+    say(f"  cache    2nd call: {cached} of {usage['input_tokens']} input tokens {how}\n")
 
     messages: list[dict[str, Any]] = [{"role": "user", "content": "Weather in Oslo?"}]
     fake.script(

@@ -18,3 +18,6 @@ def test_demo_runs_for_every_built_provider() -> None:
     assert text.count("-> 'It is 18C and sunny in Oslo.'") == len(built_providers())
     assert "{'city': 'Oslo', 'country': 'Norway'}" in text
     assert "You said: What is this report about? [attached: report.pdf]" in text
+    # The promise: a second call read from the prompt cache on at least one provider
+    # (OpenAI by prompt_cache_key, Anthropic by markers).
+    assert text.count("input tokens read from the prompt cache") >= 2
