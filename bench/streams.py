@@ -1,5 +1,5 @@
-"""Streaming: a long stream through `chat_stream_sync` against the SDK's own stream; total
-time and time to the first delta."""
+"""Streaming: a long stream through `chat_stream_sync`, and through the typed event stream
+(`events_sync`), each against the SDK's own stream; total time and time to the first delta."""
 
 from __future__ import annotations
 
@@ -62,6 +62,15 @@ def measure_streams(
             before=lambda n: server.script(reply, n),
         )
         server.clear()
+        events = paired(
+            _first_mark(subject.events),
+            _first_mark(subject.sdk.stream),
+            samples=config.stream_samples,
+            block=max(1, config.stream_samples // 8),
+            warmup=config.stream_warmup,
+            before=lambda n: server.script(reply, n),
+        )
+        server.clear()
         connects = {
             side: _connects(server, reply, stream, config.connection_calls)
             for side, stream in (("ours", subject.stream), ("sdk", subject.sdk.stream))
@@ -73,6 +82,8 @@ def measure_streams(
             "sdk_ms": result.theirs_ms,
             "ratio": result.ratio,
             "first_delta_ratio": result.first_ratio,
+            "events_ms": events.ours_ms,
+            "events_ratio": events.ratio,
             "connects_per_call": connects,
         }
     return out

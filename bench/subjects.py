@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass
 
-from llm_context import LLMClient, LLMContext
+from llm_context import LLMClient, LLMContext, TextDelta
 from llm_context.providers.registry import spec_for
 
 from .config import PROMPT
@@ -41,6 +41,12 @@ class Subject:
 
     def stream(self, on_delta: DeltaSink) -> None:
         self.llm.chat_stream_sync(MESSAGES, on_delta=on_delta, max_output_tokens=MAX_TOKENS)
+
+    def events(self, on_delta: DeltaSink) -> None:
+        """The typed event stream, its text handed on (what a chat UI does with it)."""
+        for event in self.llm.events_sync(MESSAGES, max_output_tokens=MAX_TOKENS):
+            if type(event) is TextDelta:
+                on_delta(event.text)
 
     async def acall(self) -> str:
         return (await self.llm.chat(MESSAGES, max_output_tokens=MAX_TOKENS)).text
