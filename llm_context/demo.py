@@ -79,8 +79,8 @@ def _run_one(ctx: LLMContext, fake: FakeProviderServer, name: str, out: TextIO) 
     # The same long instructions twice with cache="auto": the second call reads them from the
     # provider's prompt cache (the fake caches as Anthropic, OpenAI and OpenRouter do).
     usage: dict[str, int] = {}
-    for question in ("Which fjord is longest?", "Which glacier is largest?"):
-        asked = [{"role": "system", "content": GUIDE}, {"role": "user", "content": question}]
+    for topic in ("Which fjord is longest?", "Which glacier is largest?"):
+        asked = [{"role": "system", "content": GUIDE}, {"role": "user", "content": topic}]
         usage = llm.chat_sync(asked, cache="auto").usage
     cached = usage.get("cached_input_tokens", 0)
     how = "read from the prompt cache" if cached else "(no cache marker or key here)"
