@@ -78,13 +78,12 @@ def _run_one(ctx: LLMContext, fake: FakeProviderServer, name: str, out: TextIO) 
 
     # The same long instructions twice with cache="auto": the second call reads them from the
     # provider's prompt cache (the fake caches as Anthropic, OpenAI and OpenRouter do).
-    usage: dict[str, int] = {}
     for topic in ("Which fjord is longest?", "Which glacier is largest?"):
         asked = [{"role": "system", "content": GUIDE}, {"role": "user", "content": topic}]
-        usage = llm.chat_sync(asked, cache="auto").usage
-    cached = usage.get("cached_input_tokens", 0)
+        second = llm.chat_sync(asked, cache="auto").usage
+    cached = second.get("cached_input_tokens", 0)
     how = "read from the prompt cache" if cached else "(no cache marker or key here)"
-    say(f"  cache    2nd call: {cached} of {usage['input_tokens']} input tokens {how}\n")
+    say(f"  cache    2nd call: {cached} of {second['input_tokens']} input tokens {how}\n")
 
     messages: list[dict[str, Any]] = [{"role": "user", "content": "Weather in Oslo?"}]
     fake.script(
