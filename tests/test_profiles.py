@@ -1150,3 +1150,30 @@ def test_example_file_documents_every_field() -> None:
     for settings in (RetrySettings, RateLimitSettings, Pricing):
         wanted |= {f.name for f in fields(settings)}
     assert wanted <= documented, f"not in the example: {sorted(wanted - documented)}"
+
+
+def test_scaling_fields_parse_and_the_backend_url_never_shows(tmp_path: Path) -> None:
+    path = tmp_path / "profiles.yaml"
+    path.write_text(
+        "profiles:\n"
+        "  a:\n"
+        "    provider: openai\n"
+        "    rate_limit: {rpm: 600, group: org, backend: 'redis://:s3cret@cache:6379/0',\n"
+        "                 lease_ttl_s: 15, on_backend_error: local}\n"
+        "    breaker: {failures: 3}\n"
+        "    fallback_on: [rate_limit, context_length, rate_limit]\n"
+        "  b: {provider: openai, breaker: null, rate_limit: {backend: 'http://x'}}\n"
+        "  c: {provider: openai, fallback_on: [teapot]}\n",
+        encoding="utf-8",
+    )
+    store = ProfileStore(path, environ={"OPENAI_API_KEY": "k"})
+    a = store.get("a")
+    assert a.rate_limit.backend == "redis://:s3cret@cache:6379/0"
+    assert (a.rate_limit.lease_ttl_s, a.rate_limit.on_backend_error) == (15, "local")
+    assert a.breaker is not None and (a.breaker.failures, a.breaker.window_s) == (3, 30.0)
+    assert a.fallback_on == ("rate_limit", "context_length")
+    assert "s3cret" not in repr(a) and "s3cret" not in str(a.rate_limit.shown_backend)
+    with pytest.raises(LLMConfigError, match=r"rate_limit\.backend.*redis://"):
+        store.get("b")
+    with pytest.raises(LLMConfigError, match="unknown reason"):
+        store.get("c")

@@ -17,7 +17,7 @@ from ..errors import LLMConfigError
 from ..providers.registry import Provider, parse_provider
 from ..shown import sensitive_name, shown
 from ..suggest import did_you_mean
-from .settings import Pricing, Profile, RateLimitSettings, RetrySettings
+from .settings import BreakerSettings, Pricing, Profile, RateLimitSettings, RetrySettings
 
 __all__ = [
     "NESTED_FIELDS",
@@ -299,6 +299,35 @@ def _name_list(value: object) -> object:
     return tuple(names)
 
 
+FALLBACK_REASONS = ("rate_limit", "overloaded", "server", "timeout", "context_length")
+
+
+def _fallback_on(value: object) -> object:
+    """A list of error kinds that move to the fallbacks at once."""
+    if value is None:
+        return ()
+    if not isinstance(value, (list, tuple)):
+        raise Problem(f"expected a list of {', '.join(FALLBACK_REASONS)}, got {type_name(value)}")
+    reasons = []
+    for item in value:
+        if item not in FALLBACK_REASONS:
+            raise Problem(f"unknown reason {shown(item)}; use {', '.join(FALLBACK_REASONS)}")
+        reasons.append(item)
+    return tuple(dict.fromkeys(reasons))
+
+
+def _backend_url(value: object) -> object:
+    """A `redis://` (or `rediss://`, `unix://`) URL; the value is never echoed (a password)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None  # unset (an empty ${VAR:-}): no shared backend
+    if not isinstance(value, str):
+        raise Problem(f"expected a redis:// URL, got {type_name(value)}")
+    url = value.strip()
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise Problem("expected a URL starting with redis://, rediss:// or unix://")
+    return url
+
+
 def unknown_field(key: object, valid: Mapping[str, object]) -> Problem:
     hint = did_you_mean(str(key), valid)
     hint = f" ({hint})" if hint else ""
@@ -346,8 +375,30 @@ _rate_limit = _settings(
         "tpm": _integer(1, optional=True),
         "max_concurrency": _integer(1, optional=True),
         "group": text_field(),
+        "backend": _backend_url,
+        "lease_ttl_s": _number(0, exclusive=True),
+        "on_backend_error": _choice("wait", "local", "fail"),
     },
 )
+_breaker_block = _settings(
+    BreakerSettings,
+    {
+        "failures": _integer(1),
+        "window_s": _number(0, exclusive=True),
+        "cooldown_s": _number(0, exclusive=True),
+    },
+)
+
+
+def _breaker(value: object, current: BreakerSettings | None) -> BreakerSettings | None:
+    """`breaker: {...}` (merged onto the defaults), or null / false for none."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return current or BreakerSettings()
+    return _breaker_block(value, current)
+
+
 _pricing = _settings(
     Pricing,
     {
@@ -373,11 +424,13 @@ _FIELD_CHECKS: Mapping[str, Check] = {
     "fallbacks": _name_list,
     "repair_attempts": _integer(0),
     "cache": _choice("off", "auto"),
+    "fallback_on": _fallback_on,
     "extras": _extras,
 }
 _NESTED: Mapping[str, Callable[[object, Any], Any]] = {
     "retry": retry_block,
     "rate_limit": _rate_limit,
+    "breaker": _breaker,
     "pricing": _pricing,
 }
 NESTED_FIELDS = frozenset(_NESTED)

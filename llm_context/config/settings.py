@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import Any, Literal
 
 from ..contract.caching import CacheMode
 from ..errors import redact
 from ..providers.registry import Provider, ProviderSpec, spec_for
 from ..shown import sensitive_name, shown_url
 
-__all__ = ["Pricing", "Profile", "RateLimitSettings", "RetrySettings", "mask_key"]
+__all__ = [
+    "BackendErrorPolicy",
+    "BreakerSettings",
+    "FallbackReason",
+    "Pricing",
+    "Profile",
+    "RateLimitSettings",
+    "RetrySettings",
+    "mask_key",
+]
 
 
 @dataclass(frozen=True)
@@ -25,18 +34,45 @@ class RetrySettings:
     jitter: bool = True
 
 
+BackendErrorPolicy = Literal["wait", "local", "fail"]
+
+
 @dataclass(frozen=True)
 class RateLimitSettings:
-    """Client-side limits; profiles sharing a `group` share one quota."""
+    """Client-side limits; profiles sharing a `group` share one quota. With a `backend`
+    (`redis://...`, or $LLM_CONTEXT_REDIS_URL) the quota is shared by every process that
+    names the same group; `lease_ttl_s` bounds how long a crashed worker's concurrency slot
+    stays taken; `on_backend_error` says what a call does while the backend is down."""
 
     rpm: int | None = None
     tpm: int | None = None
     max_concurrency: int | None = None
     group: str | None = None
+    # The URL may hold a password: never in a repr (`shown_backend` masks it).
+    backend: str | None = field(default=None, repr=False)
+    lease_ttl_s: float = 60.0
+    on_backend_error: BackendErrorPolicy = "wait"
+
+    @property
+    def shown_backend(self) -> str | None:
+        return None if self.backend is None else shown_url(self.backend)
 
     @property
     def enabled(self) -> bool:
         return any(v is not None for v in (self.rpm, self.tpm, self.max_concurrency))
+
+
+@dataclass(frozen=True)
+class BreakerSettings:
+    """A circuit breaker: `failures` transient failures within `window_s` open the profile
+    for `cooldown_s` (calls fail fast, or go to its fallbacks), then one probe is let through."""
+
+    failures: int = 5
+    window_s: float = 30.0
+    cooldown_s: float = 30.0
+
+
+FallbackReason = Literal["rate_limit", "overloaded", "server", "timeout", "context_length"]
 
 
 @dataclass(frozen=True)
@@ -82,6 +118,9 @@ class Profile:
     pricing: Pricing | None = None
     repair_attempts: int = 0
     cache: CacheMode = "off"  # the default of the chat option `cache`
+    breaker: BreakerSettings | None = None  # None: no circuit breaker
+    # Errors that move to the fallbacks at once, without the retry budget spent first.
+    fallback_on: tuple[FallbackReason, ...] = ()
     extras: Mapping[str, Any] = field(default_factory=dict)
     source: str = "runtime"
 
