@@ -53,23 +53,20 @@ def measure_streams(
     out: dict[str, Any] = {}
     for subject in subjects:
         server.clear()
-        result = paired(
-            _first_mark(subject.stream),
-            _first_mark(subject.sdk.stream),
-            samples=config.stream_samples,
-            block=max(1, config.stream_samples // 8),
-            warmup=config.stream_warmup,
-            before=lambda n: server.script(reply, n),
-        )
+
+        def against_sdk(ours: Callable[[DeltaSink], None], subject: Subject = subject) -> Any:
+            return paired(
+                _first_mark(ours),
+                _first_mark(subject.sdk.stream),
+                samples=config.stream_samples,
+                block=max(1, config.stream_samples // 8),
+                warmup=config.stream_warmup,
+                before=lambda n: server.script(reply, n),
+            )
+
+        result = against_sdk(subject.stream)
         server.clear()
-        events = paired(
-            _first_mark(subject.events),
-            _first_mark(subject.sdk.stream),
-            samples=config.stream_samples,
-            block=max(1, config.stream_samples // 8),
-            warmup=config.stream_warmup,
-            before=lambda n: server.script(reply, n),
-        )
+        events = against_sdk(subject.events)
         server.clear()
         connects = {
             side: _connects(server, reply, stream, config.connection_calls)
