@@ -25,6 +25,7 @@ HEADLINE = {
     "overhead_ratio",
     "stream_ratio",
     "first_delta_ratio",
+    "events_ratio",
     "async_throughput_ratio",
     "embed_speedup",
 }
@@ -50,7 +51,7 @@ def test_every_section_runs_and_writes_the_results_shape(
     assert set(written) >= HEADLINE
     providers = written["details"]["providers"]
     assert "openai" in providers
-    for key in ("overhead_ratio", "stream_ratio", "first_delta_ratio"):
+    for key in ("overhead_ratio", "stream_ratio", "first_delta_ratio", "events_ratio"):
         assert set(written[key]) == set(providers), key
         assert all(_positive(v) for v in written[key].values()), key
     assert set(written["async_throughput_ratio"]) == {"c2", "c4"}
@@ -62,6 +63,7 @@ def test_every_section_runs_and_writes_the_results_shape(
         "import_full_ms",
         "overhead_ratio",
         "stream_ratio",
+        "events_ratio",
         "async_c50",
     }
 

@@ -229,7 +229,7 @@ def test_stream_parser_refusal_and_error_codes() -> None:
     from types import SimpleNamespace as NS
 
     from llm_context import LLMBadRequestError, LLMRateLimitError
-    from llm_context.providers.openai.responses import parse_event
+    from llm_context.providers.openai.responses_reply import parse_event
 
     refusal = NS(type="refusal", refusal="I can't help with that.")
     response = NS(

@@ -113,6 +113,23 @@ def _envelope(exchange: Exchange, reply: Reply, kind: str) -> dict[str, Any]:
     }
 
 
+def _annotations(reply: Reply) -> list[dict[str, Any]]:
+    """OpenRouter's web search citations: nested `url_citation`s, `content` the passage."""
+    return [
+        {
+            "type": "url_citation",
+            "url_citation": {
+                "url": c.url,
+                "title": c.title,
+                "content": c.cited_text,
+                "start_index": c.start,
+                "end_index": c.end,
+            },
+        }
+        for c in reply.citations
+    ]
+
+
 def _completion(exchange: Exchange, reply: Reply) -> dict[str, Any]:
     message: dict[str, Any] = {
         "role": "assistant",
@@ -124,6 +141,8 @@ def _completion(exchange: Exchange, reply: Reply) -> dict[str, Any]:
     field = _REASONING_FIELD.get(exchange.provider)
     if field and reply.reasoning is not None:
         message[field] = reply.reasoning
+    if reply.citations:
+        message["annotations"] = _annotations(reply)
     choice = {
         "index": 0,
         "message": message,
@@ -154,6 +173,8 @@ def _stream(exchange: Exchange, reply: Reply) -> None:
             chunk({field: piece})
     for delta in exchange.paced_deltas(reply):
         chunk({"content": delta})
+    if reply.citations:  # OpenRouter sends them once the text they index has gone out
+        chunk({"annotations": _annotations(reply)})
     for index, call in enumerate(_tool_calls(exchange, reply)):
         head = {**call, "function": {"name": call["function"]["name"], "arguments": ""}}
         chunk({"tool_calls": [{"index": index, **head}]})

@@ -24,7 +24,7 @@ from .defaults import (
 from .prompt_cache import responses_prefix
 from .routing import Exchange, Route, json_stream_flag
 from .schema_example import example_for_schema
-from .script import EmbeddingReply, ImageReply, Reply, split_words
+from .script import CitationReply, EmbeddingReply, ImageReply, Reply, split_words
 from .wire_media import request_error, with_attachments
 
 __all__ = ["ROUTES", "error_body"]
@@ -105,10 +105,18 @@ def _output_items(exchange: Exchange, reply: Reply) -> list[dict[str, Any]]:
     if reply.reasoning is not None:
         summary = [{"type": "summary_text", "text": reply.reasoning}]
         items.append({"id": f"rs_fake_{seq}", "type": "reasoning", "summary": summary})
+    for i, search in enumerate(reply.searches):
+        sources = [{"type": "url", "url": url} for url, _ in search.results]
+        action = {"type": "search", "query": search.query, "sources": sources}
+        items.append(
+            {"id": f"ws_fake_{seq}_{i}", "type": "web_search_call", "status": "completed"}
+            | {"action": action}
+        )
     text = reply.full_text
     if text or not reply.tool_calls:
         status = "incomplete" if _incomplete_reason(reply) else "completed"
-        part = {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+        annotations = [_annotation(c) for c in reply.citations]
+        part = {"type": "output_text", "text": text, "annotations": annotations, "logprobs": []}
         items.append(
             {
                 "id": f"msg_fake_{seq}",
@@ -130,6 +138,16 @@ def _output_items(exchange: Exchange, reply: Reply) -> list[dict[str, Any]]:
             }
         )
     return items
+
+
+def _annotation(citation: CitationReply) -> dict[str, Any]:
+    return {
+        "type": "url_citation",
+        "url": citation.url,
+        "title": citation.title,
+        "start_index": citation.start,
+        "end_index": citation.end,
+    }
 
 
 def _response(
@@ -235,8 +253,20 @@ def _stream_response(exchange: Exchange, reply: Reply) -> None:
                     "response.output_text.delta", **where, content_index=0, delta=delta, logprobs=[]
                 )
             text = item["content"][0]["text"]
+            for number, annotation in enumerate(item["content"][0]["annotations"]):
+                emit(
+                    "response.output_text.annotation.added",
+                    **where,
+                    content_index=0,
+                    annotation_index=number,
+                    annotation=annotation,
+                )
             emit("response.output_text.done", **where, content_index=0, text=text, logprobs=[])
             emit("response.content_part.done", **where, content_index=0, part=item["content"][0])
+        elif kind == "web_search_call":
+            emit("response.output_item.added", output_index=index, item=item)
+            for phase in ("in_progress", "searching", "completed"):
+                emit(f"response.web_search_call.{phase}", **where)
         else:
             if not sent_text:
                 sent_text = True

@@ -38,6 +38,7 @@ from ..registry import Provider, spec_for
 from ..shared import catalog
 from ..shared.sdk import stream_events
 from . import responses as responses_wire
+from . import responses_reply
 from . import sdk as openai_sdk
 from .chat_completions import OPENAI_EFFORTS, OPENAI_ROLES, Dialect
 from .compatible import CompletionsChat
@@ -170,11 +171,11 @@ class ResponsesChat:
 
     def chat(self, request: ChatRequest) -> ChatResult:
         reply = self.client.responses.create(**self._params(request))
-        return responses_wire.parse_response(reply, PROVIDER)
+        return responses_reply.parse_response(reply, PROVIDER)
 
     def stream(self, request: ChatRequest) -> Iterator[StreamEvent]:
         events = self.client.responses.create(**self._params(request), stream=True)
-        yield from stream_events(events, responses_wire.parse_event, PROVIDER)
+        yield from stream_events(events, responses_reply.StreamParser().feed, PROVIDER)
 
 
 class AzureAdapter:

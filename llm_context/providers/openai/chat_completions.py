@@ -18,7 +18,9 @@ from typing import Any, Literal
 
 from typing_extensions import assert_never
 
+from ...contract.builtin_tools import BuiltinTool
 from ...contract.caching import CacheControl
+from ...contract.events import CitationAdded
 from ...contract.messages import AudioPart, DocumentPart, ImagePart, Message, Role, TextPart
 from ...contract.request import ChatRequest, OutputSpec
 from ...contract.results import ChatResult, Usage, make_usage
@@ -35,6 +37,7 @@ from ...streams.events import (
 from ..base import Feature
 from ..shared import sdk as common
 from ..shared.reply_checks import expect, optional_str, reading, required_list, tokens
+from .citations import annotation_citations
 from .responses import EFFORTS as OPENAI_EFFORTS
 
 __all__ = [
@@ -83,7 +86,8 @@ class Dialect:
     data: URLs are accepted (the server does not fetch URLs). `media` says the server takes
     `file` and `input_audio` parts; `file_urls` that a `file_data` may be an https URL
     (OpenRouter), where OpenAI's Chat Completions take documents inline only. `cache_markers`
-    says parts may carry Anthropic's `cache_control` (OpenRouter forwards it).
+    says parts may carry Anthropic's `cache_control` (OpenRouter forwards it); `web_plugin`
+    that built-in web search is OpenRouter's `web` plugin (elsewhere there is none).
     """
 
     max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
@@ -95,6 +99,7 @@ class Dialect:
     media: bool = False
     file_urls: bool = False
     cache_markers: bool = False
+    web_plugin: bool = False
 
 
 # -- request ---------------------------------------------------------------------------------
@@ -246,6 +251,20 @@ def _effort(request: ChatRequest, dialect: Dialect, provider: str) -> str | None
     return dialect.efforts[effort]
 
 
+def _plugin(tool: BuiltinTool, dialect: Dialect, provider: str, model: str) -> dict[str, Any]:
+    """OpenRouter's `web` plugin for built-in web search (`max_uses` caps its results)."""
+    if not dialect.web_plugin:
+        raise LLMUnsupportedFeatureError(provider, model, Feature.WEB_SEARCH.value)
+    match tool.kind:
+        case "web_search":
+            plugin: dict[str, Any] = {"id": "web"}
+            if tool.max_uses is not None:
+                plugin["max_results"] = tool.max_uses
+            return plugin
+        case _:
+            assert_never(tool.kind)
+
+
 def build_params(
     request: ChatRequest, dialect: Dialect, provider: str, *, stream: bool = False
 ) -> dict[str, Any]:
@@ -277,6 +296,10 @@ def build_params(
             params["stream_options"] = {"include_usage": True}
     # Fields the SDK has no keyword for travel in extra_body; the caller's extra_body wins.
     extra: dict[str, Any] = {}
+    if request.builtin_tools:
+        extra["plugins"] = [
+            _plugin(tool, dialect, provider, model) for tool in request.builtin_tools
+        ]
     effort = _effort(request, dialect, provider)
     if effort is not None and dialect.effort_param == "reasoning":
         extra["reasoning"] = {"effort": effort}
@@ -381,6 +404,7 @@ def _parse_choice(completion: Any, choice: Any, provider: str) -> ChatResult:
         finish_reason=reason,
         model=optional_str(completion.model),
         reasoning=reasoning_text(message),
+        citations=tuple(annotation_citations(message, len(text))),
         raw=completion,
     )
 
@@ -413,6 +437,7 @@ def parse_stream(chunks: Iterable[Any]) -> Iterator[StreamEvent]:
     sends calls one after another, so a fragment of the next call ends the one before.
     """
     open_call: int | None = None
+    length = 0  # the answer so far: annotations index into it
     raw_reason: str | None = None
     usage: Usage | None = None
     model: str | None = None
@@ -433,7 +458,11 @@ def parse_stream(chunks: Iterable[Any]) -> Iterator[StreamEvent]:
                     if open_call is not None:
                         yield ToolCallEnd(open_call)
                     open_call = event.index
+                elif type(event) is TextDelta and isinstance(event.text, str):
+                    length += len(event.text)
                 yield event
+            for citation in annotation_citations(delta, length):
+                yield CitationAdded(citation)
             raw_reason = choice.finish_reason or raw_reason
     if raw_reason is not None:
         reason = "content_filter" if refused else finish_reason(raw_reason, has_calls)

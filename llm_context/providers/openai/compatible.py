@@ -148,6 +148,7 @@ class OpenRouterAdapter(ChatCompletionsAdapter):
         media=True,
         file_urls=True,
         cache_markers=True,
+        web_plugin=True,
     )
     header_extras = {"http_referer": "HTTP-Referer", "x_title": "X-Title"}
 

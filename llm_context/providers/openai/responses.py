@@ -1,7 +1,7 @@
-"""OpenAI through the Responses API (official `openai` SDK).
+"""OpenAI through the Responses API (official `openai` SDK), the request side and the adapter.
 
-Pure functions build the request (`build_params`) and parse the reply (`parse_response`) and
-each stream event (`parse_event`); the adapter's methods only send.
+Pure functions build the request (`build_params`); `responses_reply` parses the reply and
+each stream's events; the adapter's methods only send.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 from typing_extensions import assert_never
 
 from ...config.settings import Profile
+from ...contract.builtin_tools import BuiltinTool
 from ...contract.messages import AudioPart, DocumentPart, ImagePart, Message, TextPart
 from ...contract.request import ChatRequest, EmbedRequest, ImageRequest, OutputSpec
 from ...contract.results import (
@@ -20,26 +21,19 @@ from ...contract.results import (
     ImageGenerationResult,
     ModelInfo,
     TokenCount,
-    Usage,
-    make_usage,
 )
-from ...contract.tools import ToolCall, ToolChoice, ToolSpec, parse_arguments
-from ...errors import LLMServerError, LLMUnsupportedFeatureError, error_for_status
+from ...contract.tools import ToolChoice, ToolSpec
+from ...errors import LLMUnsupportedFeatureError
 from ...streams.events import (
-    ReasoningDelta,
-    StreamEnd,
     StreamEvent,
-    TextDelta,
-    ToolCallChunk,
-    ToolCallEnd,
 )
 from ..base import RawAuth
 from ..registry import Provider
 from ..shared import catalog
 from ..shared import sdk as common
-from ..shared.reply_checks import expect, optional_str, reading, required_list, tokens
 from ..shared.sdk import map_sdk_error, stream_events
 from . import sdk as openai_sdk
+from .responses_reply import StreamParser, parse_response
 
 PROVIDER = Provider.OPENAI.value
 
@@ -53,12 +47,6 @@ EFFORTS = {
     "xhigh": "xhigh",
     "max": "xhigh",
 }
-
-# An `error` event's code -> the HTTP status it stands for (unknown codes: the caller's).
-STREAM_ERROR_STATUS = {"": 500, "server_error": 500, "rate_limit_exceeded": 429}
-
-# Why a response stopped early -> our finish reason.
-INCOMPLETE_REASONS = {"max_output_tokens": "length", "content_filter": "content_filter"}
 
 
 # -- request ---------------------------------------------------------------------------------
@@ -164,6 +152,18 @@ def tool_param(tool: ToolSpec, model: str) -> dict[str, Any]:
     }
 
 
+def builtin_param(tool: BuiltinTool) -> dict[str, Any]:
+    """A provider-run tool. `max_uses` has no Responses equivalent: the model decides."""
+    match tool.kind:
+        case "web_search":
+            param: dict[str, Any] = {"type": "web_search"}
+            if tool.allowed_domains:
+                param["filters"] = {"allowed_domains": list(tool.allowed_domains)}
+            return param
+        case _:
+            assert_never(tool.kind)
+
+
 def tool_choice_param(choice: ToolChoice) -> str | dict[str, Any]:
     if choice.mode == "function":
         return {"type": "function", "name": choice.name}
@@ -189,14 +189,21 @@ def build_params(request: ChatRequest) -> dict[str, Any]:
     params: dict[str, Any] = {"model": model, "input": input_items(request.messages, model)}
     if request.max_output_tokens is not None:
         params["max_output_tokens"] = request.max_output_tokens
+    reasoning: dict[str, Any] = {}
     if request.reasoning_effort is not None:
-        params["reasoning"] = {"effort": EFFORTS[request.reasoning_effort], "summary": "auto"}
+        reasoning = {"effort": EFFORTS[request.reasoning_effort], "summary": "auto"}
+    if request.reasoning_summary is not None:
+        reasoning["summary"] = request.reasoning_summary
+    if reasoning:
+        params["reasoning"] = reasoning
     if request.temperature is not None:
         params["temperature"] = request.temperature
     if request.top_p is not None:
         params["top_p"] = request.top_p
-    if request.tools:
-        params["tools"] = [tool_param(t, model) for t in request.tools]
+    tools = [tool_param(t, model) for t in request.tools]
+    tools += [builtin_param(tool) for tool in request.builtin_tools]
+    if tools:
+        params["tools"] = tools
     if request.tool_choice is not None:
         params["tool_choice"] = tool_choice_param(request.tool_choice)
     if request.parallel_tool_calls is not None:
@@ -207,123 +214,6 @@ def build_params(request: ChatRequest) -> dict[str, Any]:
         params["prompt_cache_key"] = request.cache_key
     params.update(common.per_call(request.timeout, request.extra))
     return params
-
-
-# -- reply -----------------------------------------------------------------------------------
-
-
-def parse_usage(usage: Any) -> Usage:
-    """The reply's usage; a count missing or of the wrong type is unknown."""
-    if usage is None:
-        return make_usage()
-    inp = getattr(usage, "input_tokens_details", None)
-    out = getattr(usage, "output_tokens_details", None)
-    return make_usage(
-        tokens(usage, "input_tokens"),
-        tokens(usage, "output_tokens"),
-        tokens(usage, "total_tokens"),
-        reasoning_tokens=tokens(out, "reasoning_tokens"),
-        cached_input_tokens=tokens(inp, "cached_tokens"),
-        cache_write_tokens=tokens(inp, "cache_write_tokens"),
-    )
-
-
-def finish_reason(response: Any) -> str:
-    """Why a response ended, read from the whole response (shared by chat and stream)."""
-    if getattr(response, "status", None) == "incomplete":
-        details = getattr(response, "incomplete_details", None)
-        return INCOMPLETE_REASONS.get(getattr(details, "reason", None) or "", "length")
-    output = response.output or []
-    refused = any(
-        getattr(part, "type", None) == "refusal"
-        for item in output
-        if getattr(item, "type", None) == "message"
-        for part in item.content or []
-    )
-    if refused:
-        return "content_filter"
-    has_calls = any(getattr(item, "type", None) == "function_call" for item in output)
-    return "tool_calls" if has_calls else "stop"
-
-
-def parse_response(response: Any, provider: str = PROVIDER) -> ChatResult:
-    """A `Response` -> `ChatResult` (text, tool calls, reasoning summary, usage); a reply that
-    is no `Response` or has no `output` list raises `LLMServerError`."""
-    from openai.types.responses import Response
-
-    response = expect(response, Response, provider)
-    required_list(response, "output", provider)
-    with reading(provider):
-        return _parse_response(response)
-
-
-def _parse_response(response: Any) -> ChatResult:
-    texts: list[str] = []
-    reasoning: list[str] = []
-    calls: list[ToolCall] = []
-    for item in response.output:
-        kind = getattr(item, "type", None)
-        if kind == "message":
-            for part in item.content or []:
-                if part.type == "output_text":
-                    texts.append(part.text)
-                elif part.type == "refusal":
-                    texts.append(part.refusal)
-        elif kind == "function_call":
-            calls.append(
-                ToolCall(
-                    item.call_id, item.name, parse_arguments(item.arguments, tool_name=item.name)
-                )
-            )
-        elif kind == "reasoning":
-            reasoning.extend(s.text for s in (item.summary or []))
-    return ChatResult(
-        "".join(texts),
-        parse_usage(response.usage),
-        tool_calls=tuple(calls),
-        finish_reason=finish_reason(response),
-        model=optional_str(response.model),
-        reasoning="".join(reasoning) or None,
-        raw=response,
-    )
-
-
-def parse_event(event: Any) -> Iterator[StreamEvent]:
-    """One Responses stream event -> our events (most yield nothing)."""
-    kind = event.type
-    if kind in ("response.output_text.delta", "response.refusal.delta"):
-        yield TextDelta(event.delta)  # a refusal is the answer's text, as in parse_response
-    elif kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
-        yield ReasoningDelta(event.delta)
-    elif kind == "response.output_item.added" and event.item.type == "function_call":
-        yield ToolCallChunk(event.output_index, id=event.item.call_id, name=event.item.name)
-    elif kind == "response.function_call_arguments.delta":
-        yield ToolCallChunk(event.output_index, arguments=event.delta)
-    elif kind == "response.output_item.done" and event.item.type == "function_call":
-        yield ToolCallEnd(event.output_index)
-    elif kind in ("response.completed", "response.incomplete"):
-        response = event.response
-        yield StreamEnd(
-            finish_reason(response),
-            parse_usage(response.usage),
-            optional_str(response.model),
-            response,
-        )
-    elif kind == "response.failed":
-        error = getattr(event.response, "error", None)
-        raise LLMServerError(
-            f"openai response failed: {getattr(error, 'message', None) or 'no details'}",
-            provider="openai",
-        )
-    elif kind == "error":
-        message = getattr(event, "message", None) or "stream error"
-        code = str(getattr(event, "code", "") or "")
-        status = STREAM_ERROR_STATUS.get(code, 400)
-        raise error_for_status(status)(
-            f"openai stream error {code or 'unknown'}: {message}",
-            provider="openai",
-            status_code=status,
-        )
 
 
 def count_tokens(client: Any, request: ChatRequest, provider: str) -> TokenCount:
@@ -355,7 +245,7 @@ class OpenAIAdapter:
 
     def stream(self, request: ChatRequest) -> Iterator[StreamEvent]:
         events = self.client.responses.create(**build_params(request), stream=True)
-        yield from stream_events(events, parse_event, self.provider)
+        yield from stream_events(events, StreamParser().feed, self.provider)
 
     def embed(self, request: EmbedRequest) -> EmbeddingResult:
         return openai_sdk.embed(self.client, request, self.provider)
