@@ -56,6 +56,8 @@ _COUNTS = frozenset({_F.TOKEN_COUNT})
 _MEDIA = frozenset({_F.DOCUMENTS, _F.AUDIO})
 _MB = 1024 * 1024
 _CACHE = frozenset({_F.CACHE_MARKERS})
+# Web search run by the provider (Azure: on its v1 API; a dated api_version has none).
+_SEARCH = frozenset({_F.WEB_SEARCH})
 
 # What `cache="auto"` does on a provider: place cache markers on messages and tools
 # (Anthropic) or on messages only (OpenRouter, for the models that take them), send a
@@ -169,6 +171,7 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
             | _MEDIA
             | _COUNTS
             | _CACHE
+            | _SEARCH
             | {_F.JSON_OBJECT, _F.REASONING, _F.EMBED, _F.IMAGE_GENERATION, _F.IMAGE_EDIT},
             default_model="gpt-4.1-mini",
             default_base_url="https://api.openai.com/v1",
@@ -188,6 +191,7 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
             | _MEDIA
             | _COUNTS  # the v1 (Responses) API counts; a dated api_version estimates
             | _CACHE  # deployments are named by their owner: the API judges the model
+            | _SEARCH
             | {_F.JSON_OBJECT, _F.REASONING, _F.EMBED, _F.IMAGE_GENERATION, _F.IMAGE_EDIT},
             default_model=None,  # a deployment name is always the user's own
             default_base_url=None,
@@ -211,7 +215,8 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
             (_CHAT_FEATURES - {_F.SAMPLING})
             | _COUNTS
             | _CACHE
-            | {_F.DOCUMENTS, _F.JSON_OBJECT, _F.REASONING},
+            | _SEARCH
+            | {_F.DOCUMENTS, _F.DOCUMENT_CITATIONS, _F.JSON_OBJECT, _F.REASONING},
             default_model="claude-sonnet-4-6",
             default_base_url="https://api.anthropic.com",
             key_env=("ANTHROPIC_API_KEY",),
@@ -228,6 +233,7 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
             _CHAT_FEATURES
             | _MEDIA
             | _COUNTS
+            | _SEARCH
             | {_F.JSON_OBJECT, _F.REASONING, _F.EMBED, _F.IMAGE_GENERATION, _F.IMAGE_EDIT},
             default_model="gemini-2.5-flash",
             default_base_url="https://generativelanguage.googleapis.com",
@@ -245,7 +251,7 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
         ProviderSpec(
             Provider.OPENROUTER,
             "llm_context.providers.openai.compatible:OpenRouterAdapter",
-            _CHAT_FEATURES | _MEDIA | _CACHE | {_F.JSON_OBJECT, _F.REASONING, _F.EMBED},
+            _CHAT_FEATURES | _MEDIA | _CACHE | _SEARCH | {_F.JSON_OBJECT, _F.REASONING, _F.EMBED},
             default_model="openai/gpt-4.1-mini",
             default_base_url="https://openrouter.ai/api/v1",
             key_env=("OPENROUTER_API_KEY",),

@@ -18,7 +18,7 @@ from .defaults import DEFAULT_JSON_OBJECT, default_text, rough_tokens
 from .prompt_cache import anthropic_prefix
 from .routing import Exchange, Route, json_stream_flag
 from .schema_example import example_for_schema
-from .script import Reply, split_words
+from .script import CitationReply, Reply, SearchReply, split_words
 from .wire_media import request_error, with_attachments
 
 __all__ = ["ROUTES", "error_body"]
@@ -105,6 +105,41 @@ def _usage(reply: Reply, *, final: bool = True) -> dict[str, Any]:
     return out
 
 
+def _search_blocks(block_id: str, search: SearchReply) -> list[dict[str, Any]]:
+    """A web search as the API reports it: the server's tool use, then its results."""
+    results = [
+        {"type": "web_search_result", "url": url, "title": title, "encrypted_content": "enc"}
+        for url, title in search.results
+    ]
+    use = {"type": "server_tool_use", "id": block_id, "name": "web_search"}
+    return [
+        {**use, "input": {"query": search.query}},
+        {"type": "web_search_tool_result", "tool_use_id": block_id, "content": results},
+    ]
+
+
+def _cited_text_blocks(text: str, citations: tuple[CitationReply, ...]) -> list[dict[str, Any]]:
+    """The answer cut into text blocks at the cited spans, as the API sends a cited answer:
+    each cited block carries its citations (web search result locations)."""
+    blocks: list[dict[str, Any]] = []
+    at = 0
+    for c in sorted(citations, key=lambda c: c.start):
+        if c.start > at:
+            blocks.append({"type": "text", "text": text[at : c.start], "citations": None})
+        cited = {
+            "type": "web_search_result_location",
+            "url": c.url,
+            "title": c.title,
+            "cited_text": c.cited_text,
+            "encrypted_index": "enc",
+        }
+        blocks.append({"type": "text", "text": text[c.start : c.end], "citations": [cited]})
+        at = c.end
+    if at < len(text):
+        blocks.append({"type": "text", "text": text[at:], "citations": None})
+    return blocks
+
+
 def reply_blocks(exchange: Exchange, reply: Reply) -> list[dict[str, Any]]:
     """The finished content: thinking, text, then one tool_use block per call."""
     seq = exchange.seq
@@ -113,8 +148,12 @@ def reply_blocks(exchange: Exchange, reply: Reply) -> list[dict[str, Any]]:
         blocks.append(
             {"type": "thinking", "thinking": reply.reasoning, "signature": f"sig_fake_{seq}"}
         )
+    for i, search in enumerate(reply.searches):
+        blocks += _search_blocks(f"srvtoolu_fake_{seq}_{i}", search)
     text = reply.full_text
-    if text or not reply.tool_calls:
+    if reply.citations:
+        blocks += _cited_text_blocks(text, reply.citations)
+    elif text or not reply.tool_calls:
         blocks.append({"type": "text", "text": text, "citations": None})
     for i, call in enumerate(reply.tool_calls):
         blocks.append(
@@ -241,14 +280,21 @@ def _stream_message(exchange: Exchange, reply: Reply, content: list[dict[str, An
                 emit("content_block_delta", index=index, delta=delta)
             delta = {"type": "signature_delta", "signature": block["signature"]}
             emit("content_block_delta", index=index, delta=delta)
+        elif kind == "web_search_tool_result":
+            emit("content_block_start", index=index, content_block=block)  # arrives whole
         elif kind == "text":
-            sent_text = True
-            start = {"type": "text", "text": "", "citations": None}
+            start = {"type": "text", "text": "", "citations": [] if block["citations"] else None}
             emit("content_block_start", index=index, content_block=start)
-            for piece in exchange.paced_deltas(reply):
+            # One text block streams the scripted deltas; a cited answer's blocks their own.
+            pieces = split_words(block["text"]) if reply.citations else exchange.paced_deltas(reply)
+            sent_text = True
+            for piece in pieces:
                 emit(
                     "content_block_delta", index=index, delta={"type": "text_delta", "text": piece}
                 )
+            for cited in block["citations"] or []:
+                delta = {"type": "citations_delta", "citation": cited}
+                emit("content_block_delta", index=index, delta=delta)
         else:
             if not sent_text:
                 sent_text = True

@@ -140,18 +140,48 @@ def _response(
     *,
     finish: str | None,
     usage: dict[str, Any],
+    grounding: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     candidate: dict[str, Any] = {"index": 0}
     if parts:
         candidate["content"] = {"parts": parts, "role": "model"}
     if finish is not None:
         candidate["finishReason"] = finish
+    if grounding is not None:
+        candidate["groundingMetadata"] = grounding
     return {
         "candidates": [candidate],
         "usageMetadata": usage,
         "modelVersion": reply.model or _model_id(exchange),
         "responseId": f"fake-response-{exchange.seq}",
     }
+
+
+def _grounding(reply: Reply, part_index: int) -> dict[str, Any] | None:
+    """Google Search grounding for the scripted citations: one chunk per citation, a support
+    per citation whose segment counts UTF-8 bytes within the answer's part."""
+    if not reply.citations and not reply.searches:
+        return None
+    text = reply.full_text
+
+    def at(chars: int) -> int:
+        return len(text[:chars].encode("utf-8"))
+
+    chunks = [{"web": {"uri": c.url, "title": c.title}} for c in reply.citations]
+    supports = [
+        {
+            "segment": {
+                "partIndex": part_index,
+                "startIndex": at(c.start),
+                "endIndex": at(c.end),
+                "text": text[c.start : c.end],
+            },
+            "groundingChunkIndices": [i],
+        }
+        for i, c in enumerate(reply.citations)
+    ]
+    queries = [search.query for search in reply.searches]
+    return {"groundingChunks": chunks, "groundingSupports": supports, "webSearchQueries": queries}
 
 
 def _finish(reply: Reply) -> str:
@@ -200,9 +230,12 @@ def generate_content(exchange: Exchange) -> None:
         parts.append({"text": reply.reasoning, "thought": True})
     if reply.full_text:
         parts.append({"text": reply.full_text})
+    grounding = _grounding(reply, len(parts) - 1)
     parts.extend(_callparts(exchange, reply))
     exchange.send_json(
-        _response(exchange, parts, reply, finish=_finish(reply), usage=_usage(reply))
+        _response(
+            exchange, parts, reply, finish=_finish(reply), usage=_usage(reply), grounding=grounding
+        )
     )
 
 
@@ -216,7 +249,11 @@ def stream_generate_content(exchange: Exchange) -> None:
 
     def chunk(parts: list[dict[str, Any]], finish: str | None = None) -> None:
         usage = _usage(reply) if finish else partial
-        exchange.send_sse(_response(exchange, parts, reply, finish=finish, usage=usage))
+        # The grounding comes with the last chunk, indexing the whole answer.
+        grounding = _grounding(reply, 0) if finish else None
+        exchange.send_sse(
+            _response(exchange, parts, reply, finish=finish, usage=usage, grounding=grounding)
+        )
 
     exchange.start_sse()
     if reply.reasoning is not None and _wants_thoughts(exchange):

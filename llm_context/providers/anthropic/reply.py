@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from ...contract.citations import Citation
+from ...contract.events import CitationAdded
 from ...contract.results import ChatResult, Usage, make_usage
 from ...contract.tools import ToolCall, parse_arguments
 from ...errors import LLMProviderError, error_for_status
@@ -22,6 +24,7 @@ from ...streams.events import (
 from ..registry import Provider
 from ..shared.reply_checks import expect, optional_str, reading, required_list, tokens
 from ..shared.sdk import error_message
+from .citations import SERVER_BLOCKS, citation, server_block
 
 PROVIDER = Provider.ANTHROPIC.value
 
@@ -89,10 +92,17 @@ def parse_usage(usage: Any, earlier: Any = None) -> Usage:
     )
 
 
-def thinking_state(blocks: list[dict[str, str]]) -> dict[str, Any] | None:
-    """The provider state that carries signed thinking blocks into the next turn (None if none):
-    the API wants them back, unchanged, before the tool_use blocks they led to."""
-    return {PROVIDER: {"thinking": blocks}} if blocks else None
+def thinking_state(
+    blocks: list[dict[str, str]], server: list[dict[str, Any]] | None = None
+) -> dict[str, Any] | None:
+    """The provider state that carries signed thinking blocks (and a web search's server-tool
+    blocks) into the next turn (None if none): the API wants them back, unchanged."""
+    state: dict[str, Any] = {}
+    if blocks:
+        state["thinking"] = blocks
+    if server:
+        state["server_blocks"] = server
+    return {PROVIDER: state} if state else None
 
 
 def thinking_block(block: Any) -> dict[str, str]:
@@ -116,13 +126,24 @@ def parse_response(message: Any) -> ChatResult:
 
 def _parse_message(message: Any, content: list[Any]) -> ChatResult:
     texts: list[str] = []
+    length = 0
+    citations: list[Citation] = []
     reasoning: list[str] = []
     thinking: list[dict[str, str]] = []
+    server: list[dict[str, Any]] = []
     calls: list[ToolCall] = []
     for block in content:
         kind = block.type
         if kind == "text":
-            texts.append(block.text)
+            text = block.text if isinstance(block.text, str) else ""
+            for raw in getattr(block, "citations", None) or []:
+                found = citation(raw, length, length + len(text))
+                if found is not None:
+                    citations.append(found)
+            texts.append(text)
+            length += len(text)
+        elif kind in SERVER_BLOCKS:
+            server.append(server_block(block))
         elif kind in ("thinking", "redacted_thinking"):
             thinking.append(thinking_block(block))
             if kind == "thinking":
@@ -131,7 +152,6 @@ def _parse_message(message: Any, content: list[Any]) -> ChatResult:
             calls.append(
                 ToolCall(block.id, block.name, parse_arguments(block.input, tool_name=block.name))
             )
-        # Server-tool blocks never come (we send no server tools).
     return ChatResult(
         "".join(texts),
         parse_usage(message.usage),
@@ -139,8 +159,9 @@ def _parse_message(message: Any, content: list[Any]) -> ChatResult:
         finish_reason=finish_reason(message.stop_reason),
         model=optional_str(message.model),
         reasoning="".join(reasoning) or None,
+        citations=tuple(citations),
         raw=message,
-        provider_state=thinking_state(thinking),
+        provider_state=thinking_state(thinking, server),
     )
 
 
@@ -153,6 +174,10 @@ class StreamParser:
     def __init__(self) -> None:
         self.thinking: dict[int, dict[str, str]] = {}  # by content-block index
         self.tool_blocks: set[int] = set()  # the indexes of tool_use blocks
+        self.server: dict[int, dict[str, Any]] = {}  # server-tool blocks, by index
+        self.length = 0  # the answer's characters so far
+        self.text_start: dict[int, int] = {}  # where each text block began in the answer
+        self.cited: dict[int, list[Any]] = {}  # citations_delta of each text block
         self.model: str | None = None
         self.first_usage: Any = None
         self.usage: Usage | None = None
@@ -171,8 +196,13 @@ class StreamParser:
             if block.type == "tool_use":
                 self.tool_blocks.add(event.index)
                 yield ToolCallChunk(event.index, id=block.id, name=block.name)
-            elif block.type == "text" and block.text:
-                yield TextDelta(block.text)
+            elif block.type == "text":
+                self.text_start[event.index] = self.length
+                if block.text:
+                    self.length += len(block.text)
+                    yield TextDelta(block.text)
+            elif block.type in SERVER_BLOCKS:
+                self.server[event.index] = server_block(block)
             elif block.type in ("thinking", "redacted_thinking"):
                 self.thinking[event.index] = thinking_block(block)
                 if block.type == "thinking" and block.thinking:
@@ -180,7 +210,11 @@ class StreamParser:
         elif kind == "content_block_delta":
             delta = event.delta
             if delta.type == "text_delta":
+                if isinstance(delta.text, str):
+                    self.length += len(delta.text)
                 yield TextDelta(delta.text)
+            elif delta.type == "citations_delta":
+                self.cited.setdefault(event.index, []).append(delta.citation)
             elif delta.type == "thinking_delta":
                 self._thinking(event.index)["thinking"] += delta.thinking
                 yield ReasoningDelta(delta.thinking)
@@ -189,15 +223,24 @@ class StreamParser:
             elif delta.type == "input_json_delta" and event.index in self.tool_blocks:
                 # Only our tools' input: a server tool's (web search) streams its input too.
                 yield ToolCallChunk(event.index, arguments=delta.partial_json)
-            # citations_delta carries nothing we report.
         elif kind == "content_block_stop" and event.index in self.tool_blocks:
             yield ToolCallEnd(event.index)
+        elif kind == "content_block_stop" and event.index in self.cited:
+            # A citation spans its whole text block: shown once the block's end is known.
+            start = self.text_start.get(event.index, 0)
+            for raw in self.cited.pop(event.index):
+                found = citation(raw, start, self.length)
+                if found is not None:
+                    yield CitationAdded(found)
         elif kind == "message_delta":
             self.stop_reason = event.delta.stop_reason
             self.usage = parse_usage(event.usage, self.first_usage)
             self.last_delta = event
         elif kind == "message_stop":
-            state = thinking_state([self.thinking[i] for i in sorted(self.thinking)])
+            state = thinking_state(
+                [self.thinking[i] for i in sorted(self.thinking)],
+                [self.server[i] for i in sorted(self.server)],
+            )
             if state is not None:
                 yield ProviderState(state)
             yield StreamEnd(

@@ -14,6 +14,7 @@ from typing import Any
 
 from typing_extensions import assert_never
 
+from ...contract.builtin_tools import BuiltinTool
 from ...contract.caching import CacheControl
 from ...contract.messages import AudioPart, DocumentPart, ImagePart, Message, TextPart
 from ...contract.request import ChatRequest, OutputSpec
@@ -23,6 +24,7 @@ from ...errors import LLMInputError, LLMUnsupportedFeatureError
 from ..base import Feature
 from ..registry import Provider
 from ..shared.sdk import per_call
+from .citations import SERVER_BLOCKS
 from .schema import api_schema
 from .thinking import plan_thinking, thinking_off
 
@@ -60,6 +62,8 @@ def document_block(part: DocumentPart) -> dict[str, Any]:
     block: dict[str, Any] = {"type": "document", "source": source}
     if part.filename:
         block["title"] = part.filename
+    if part.citations:
+        block["citations"] = {"enabled": True}
     return block
 
 
@@ -135,6 +139,23 @@ def thinking_blocks(index: int, message: Message) -> list[dict[str, Any]]:
     return out
 
 
+def server_blocks(index: int, message: Message) -> list[dict[str, Any]]:
+    """The server-tool blocks (a web search and its results) an earlier reply left in this
+    message's provider_state, sent back unchanged; a malformed one raises, never sent."""
+    state = message.provider_state.get(PROVIDER)
+    blocks = state.get("server_blocks", ()) if isinstance(state, Mapping) else ()
+    where = f"messages[{index}].provider_state[{PROVIDER!r}]['server_blocks']"
+    if not isinstance(blocks, (list, tuple)) or not all(
+        isinstance(b, Mapping) and b.get("type") in SERVER_BLOCKS for b in blocks
+    ):
+        raise LLMInputError(
+            f"{where} must be the server-tool blocks of a reply; append result.to_message() "
+            "unchanged",
+            provider=PROVIDER,
+        )
+    return [dict(block) for block in blocks]
+
+
 def tool_result_block(message: Message) -> dict[str, Any]:
     block: dict[str, Any] = {"type": "tool_result", "tool_use_id": message.tool_call_id}
     if message.text:
@@ -156,7 +177,8 @@ def turns(messages: tuple[Message, ...], model: str) -> list[dict[str, Any]]:
                 role, blocks = "user", content_blocks(message, model)
             case "assistant":
                 role = "assistant"
-                blocks = thinking_blocks(index, message) + content_blocks(message, model)
+                blocks = thinking_blocks(index, message) + server_blocks(index, message)
+                blocks += content_blocks(message, model)
             case "tool":
                 role, blocks = "user", [tool_result_block(message)]
             case _:
@@ -223,6 +245,20 @@ def tool_param(tool: ToolSpec) -> dict[str, Any]:
         param["strict"] = True
         param["input_schema"] = api_schema(tool.parameters, f"tool {tool.name!r} parameters")
     return cached(param, tool.cache)
+
+
+def builtin_param(tool: BuiltinTool) -> dict[str, Any]:
+    """A server tool the API runs itself (no tool_result from us)."""
+    match tool.kind:
+        case "web_search":
+            param: dict[str, Any] = {"type": "web_search_20250305", "name": "web_search"}
+            if tool.max_uses is not None:
+                param["max_uses"] = tool.max_uses
+            if tool.allowed_domains:
+                param["allowed_domains"] = list(tool.allowed_domains)
+            return param
+        case _:
+            assert_never(tool.kind)
 
 
 def tool_choice_param(choice: ToolChoice | None, parallel: bool | None) -> dict[str, Any] | None:
@@ -301,8 +337,11 @@ def build_params(request: ChatRequest) -> dict[str, Any]:
         params["output_config"] = config
     if request.stop:
         params["stop_sequences"] = list(request.stop)
+    tools = [tool_param(t) for t in request.tools]
+    tools += [builtin_param(t) for t in request.builtin_tools]
+    if tools:
+        params["tools"] = tools
     if request.tools:
-        params["tools"] = [tool_param(t) for t in request.tools]
         choice = tool_choice_param(request.tool_choice, request.parallel_tool_calls)
         if choice is not None:
             params["tool_choice"] = choice

@@ -23,6 +23,7 @@ from typing import Any
 
 from google.genai import types
 
+from ...contract.events import CitationAdded
 from ...contract.results import ChatResult, Usage, make_usage
 from ...contract.tools import ToolCall
 from ...streams.events import (
@@ -34,6 +35,7 @@ from ...streams.events import (
     ToolCallEnd,
 )
 from ..shared.reply_checks import expect, optional_str, reading, tokens, unreadable
+from .grounding import TextPart, grounding_citations
 from .ids import mint_call_id
 from .request import PROVIDER
 
@@ -115,6 +117,7 @@ class _Parts:
 
     def __init__(self) -> None:
         self.calls = 0
+        self.texts: list[str] = []  # the answer so far (grounding indexes into it)
 
     def events(self, response: Any) -> Iterator[StreamEvent]:
         for part in _parts_of(response):
@@ -125,8 +128,12 @@ class _Parts:
                 yield ToolCallChunk(self.calls, id=call_id, name=fn.name or "", arguments=arguments)
                 yield ToolCallEnd(self.calls)  # Gemini sends each call whole
                 self.calls += 1
+            elif part.text and part.thought:
+                yield ReasoningDelta(part.text)
             elif part.text:
-                yield ReasoningDelta(part.text) if part.thought else TextDelta(part.text)
+                if isinstance(part.text, str):
+                    self.texts.append(part.text)
+                yield TextDelta(part.text)
 
 
 def _blocked(response: Any) -> bool:
@@ -146,28 +153,38 @@ def parse_response(response: Any) -> ChatResult:
 
 def _parse_response(response: Any) -> ChatResult:
     texts: list[str] = []
+    length = 0
+    where: list[TextPart] = []  # each part's text and start in the answer, by part index
     reasoning: list[str] = []
     calls: list[ToolCall] = []
     for part in _parts_of(response):
         fn = part.function_call
+        where.append(("", length))
         if fn is not None:
             # A JSON round trip, like a streamed call's arguments: a copy the caller owns.
             arguments = json.loads(json.dumps(fn.args or {}))
             calls.append(ToolCall(_call_id(response, part, len(calls)), fn.name or "", arguments))
+        elif part.text and part.thought:
+            reasoning.append(part.text)
         elif part.text:
-            (reasoning if part.thought else texts).append(part.text)
+            where[-1] = (part.text, length)
+            texts.append(part.text)
+            length += len(part.text)
     candidates = response.candidates
     if candidates:
         reason = finish_reason(candidates[0].finish_reason, bool(calls))
     else:
         reason = "content_filter"  # blocked: parse_response let nothing else through
+    answer = "".join(texts)
+    grounding = getattr(candidates[0], "grounding_metadata", None) if candidates else None
     return ChatResult(
-        "".join(texts),
+        answer,
         parse_usage(response.usage_metadata),
         tool_calls=tuple(calls),
         finish_reason=reason,
         model=optional_str(response.model_version),
         reasoning="".join(reasoning) or None,
+        citations=tuple(grounding_citations(grounding, answer, where)),
         raw=response,
     )
 
@@ -178,6 +195,7 @@ class StreamParser:
     def __init__(self) -> None:
         self._parts = _Parts()
         self._usage: Any = None
+        self._grounding: Any = None  # the latest: later chunks carry the whole of it
 
     def feed(self, chunk: Any) -> Iterator[StreamEvent]:
         chunk = expect(chunk, types.GenerateContentResponse, PROVIDER)
@@ -188,6 +206,8 @@ class StreamParser:
         yield from self._parts.events(chunk)
         if chunk.usage_metadata is not None:
             self._usage = chunk.usage_metadata
+        if candidates and getattr(candidates[0], "grounding_metadata", None) is not None:
+            self._grounding = candidates[0].grounding_metadata
         reason = candidates[0].finish_reason if candidates else None
         if reason is not None:
             final = finish_reason(reason, self._parts.calls > 0)
@@ -195,5 +215,8 @@ class StreamParser:
             final = "content_filter"
         else:
             return
+        answer = "".join(self._parts.texts)
+        for citation in grounding_citations(self._grounding, answer, [(answer, 0)]):
+            yield CitationAdded(citation)
         model = optional_str(chunk.model_version)
         yield StreamEnd(final, parse_usage(self._usage), model, chunk)

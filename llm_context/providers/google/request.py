@@ -309,6 +309,26 @@ def http_options(timeout: float | None, extra_body: Mapping[str, Any] | None = N
     )
 
 
+def _builtin_tools(request: ChatRequest) -> list[types.ToolDict]:
+    """Google Search grounding. With function tools too, only Gemini 3 takes both."""
+    if request.tools and not _model_id(request.model).startswith("gemini-3"):
+        raise LLMUnsupportedFeatureError(
+            PROVIDER,
+            request.model,
+            "web search with function tools",
+            "Gemini 3 models take both; on this model, send them in separate calls.",
+        )
+    tools: list[types.ToolDict] = []
+    for tool in request.builtin_tools:
+        match tool.kind:
+            case "web_search":
+                # Gemini's search takes no domain list or cap: the model decides.
+                tools.append({"google_search": {}})
+            case _:
+                assert_never(tool.kind)
+    return tools
+
+
 def build_config(
     request: ChatRequest, system: types.ContentDict | None
 ) -> types.GenerateContentConfig:
@@ -335,8 +355,15 @@ def build_config(
         fields["thinking_config"] = thinking_config(
             request.model, request.reasoning_effort, request.max_output_tokens
         )
+    elif request.reasoning_summary is not None:
+        fields["thinking_config"] = {"include_thoughts": True}  # the model's own effort
+    tools: list[types.ToolDict] = []
     if request.tools:
-        fields["tools"] = [{"function_declarations": [_tool(t) for t in request.tools]}]
+        tools.append({"function_declarations": [_tool(t) for t in request.tools]})
+    if request.builtin_tools:
+        tools += _builtin_tools(request)
+    if tools:
+        fields["tools"] = list[Any](tools)
     if request.tool_choice is not None:
         fields["tool_config"] = _tool_config(request.tool_choice)
     if request.output is not None:
