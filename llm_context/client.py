@@ -33,9 +33,9 @@ from .contract.results import (
     TokenCount,
 )
 from .errors import LLMInputError
+from .limits.pool import Limiter
 from .metering import Meter
 from .providers.base import Adapter, Feature
-from .ratelimit import RateLimiter
 from .streams.callbacks import StreamCallbacks, TextCallback, ToolCallback
 from .streams.flow import (
     EVENTS_SHOWN,
@@ -67,7 +67,7 @@ class ClientHost(Protocol):
 
     def executor(self) -> Executor: ...
 
-    def limiter_for(self, profile: Profile) -> RateLimiter | None: ...
+    def limiter_for(self, profile: Profile) -> Limiter | None: ...
 
     def llm(self, profile: str | None = None) -> LLMClient: ...
 

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 from .client import LLMClient
 from .clock import Clock, SystemClock
 from .config.settings import Profile
+from .limits.pool import Limiter, RateLimiters
 from .metering import Meter, UsageCallback, UsageReport
 from .providers.registry import Provider
-from .ratelimit import LimiterStats, RateLimiter, RateLimiters
+from .ratelimit import LimiterStats
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
@@ -89,9 +90,9 @@ class LLMContext:
     def meter(self) -> Meter:
         return self._meter
 
-    def limiter_for(self, profile: Profile) -> RateLimiter | None:
+    def limiter_for(self, profile: Profile) -> Limiter | None:
         """The rate limiter a profile's calls wait on (shared by its `group`); None if none."""
-        return self._limiters.for_profile(profile.name, profile.rate_limit)
+        return self._limiters.for_profile(profile.name, profile.rate_limit, profile.timeout)
 
     def rate_limit_stats(self, profile: str | None = None) -> LimiterStats | None:
         """What the profile's rate limiter has done (None when the profile has no limits)."""
@@ -182,6 +183,7 @@ class LLMContext:
             if self._executor is not None:
                 self._executor.shutdown(wait=False)
                 self._executor = None
+        self._limiters.close()
 
     def __enter__(self) -> LLMContext:
         return self

@@ -5,6 +5,7 @@
     ├── LLMUnsupportedFeatureError     (also NotImplementedError) provider/model lacks a feature
     ├── LLMOutputError                 reply is not the JSON / schema asked for
     ├── LLMStreamError                 stream cut before its terminal event (.partial_text)
+    ├── LLMRateLimitBackendError       the shared rate-limit backend (Redis) is unreachable
     └── LLMProviderError               anything the provider (or the way to it) answered
         ├── LLMBadRequestError         400 404 413 422 — the caller's fault, never retried
         │   └── LLMInputError          (also ValueError) caught by us before anything was sent
@@ -34,6 +35,7 @@ __all__ = [
     "LLMInputError",
     "LLMOutputError",
     "LLMProviderError",
+    "LLMRateLimitBackendError",
     "LLMRateLimitError",
     "LLMServerError",
     "LLMStreamError",
@@ -101,6 +103,12 @@ class LLMStreamError(LLMError):
         self.partial_text = partial_text
         self.provider = provider
         super().__init__(message)
+
+
+class LLMRateLimitBackendError(LLMError):
+    """The rate-limit backend shared by many processes (Redis) cannot be reached, and the
+    profile's `rate_limit.on_backend_error` is `fail` (or `wait` ran out of time). Nothing
+    was sent."""
 
 
 class LLMProviderError(LLMError):

@@ -11,8 +11,8 @@ crowd of waiters costs a constant amount of work per request (a running token to
 each check O(1)). A call that could only be served by a slot its own thread (or task)
 holds raises `LLMInputError` instead of blocking forever.
 
-`RateLimiters` holds one context's limiters: one per profile, or one per `group` shared by
-every profile that names it (the strictest of each limit among the members applies).
+One context's limiters (per profile, or per `group`) are held by `limits.pool`; a group
+shared across processes is `limits.shared`.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 __all__ = [
     "LimiterStats",
     "RateLimiter",
-    "RateLimiters",
     "estimate_chat_tokens",
     "estimate_text_tokens",
     "tokens_used",
@@ -435,66 +434,3 @@ class _LoopSignal:
             finally:
                 self._future = None
         self._set = False
-
-
-def strictest(settings: Iterable[RateLimitSettings]) -> RateLimitSettings:
-    """The smallest of each limit (None = no limit) among `settings`."""
-
-    def low(values: Iterable[int | None]) -> int | None:
-        given = [v for v in values if v is not None]
-        return min(given) if given else None
-
-    items = list(settings)
-    return RateLimitSettings(
-        rpm=low(s.rpm for s in items),
-        tpm=low(s.tpm for s in items),
-        max_concurrency=low(s.max_concurrency for s in items),
-        group=items[0].group if items else None,
-    )
-
-
-class RateLimiters:
-    """One context's limiters: per profile, or per group shared across profiles."""
-
-    def __init__(self, clock: Clock) -> None:
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._limiters: dict[tuple[str, str], RateLimiter] = {}
-        self._members: dict[tuple[str, str], dict[str, RateLimitSettings]] = {}
-        self._key_of: dict[str, tuple[str, str]] = {}
-
-    def for_profile(self, profile: str, settings: RateLimitSettings) -> RateLimiter | None:
-        """The limiter `profile` waits on (None when it has no limits). Limiter state survives
-        profile changes such as a new key: the quota is the provider's, not the key's."""
-        key = ("group", settings.group) if settings.group else ("profile", profile)
-        with self._lock:
-            old = self._key_of.get(profile)
-            if old is not None and old != key:
-                self._leave(old, profile)
-            self._key_of[profile] = key
-            members = self._members.setdefault(key, {})
-            members[profile] = settings
-            effective = strictest(members.values())
-            limiter = self._limiters.get(key)
-            if limiter is None:
-                if not effective.enabled:
-                    return None
-                limiter = RateLimiter(effective, self._clock, name=key[1], kind=key[0])
-                self._limiters[key] = limiter
-                return limiter
-        if limiter.settings != effective:
-            limiter.configure(effective)
-        return limiter
-
-    def _leave(self, key: tuple[str, str], profile: str) -> None:
-        members = self._members.get(key, {})
-        members.pop(profile, None)
-        limiter = self._limiters.get(key)
-        if limiter is not None:
-            limiter.configure(strictest(members.values()))
-
-    def get(self, profile: str) -> RateLimiter | None:
-        """The limiter a profile currently uses, if any (for stats)."""
-        with self._lock:
-            key = self._key_of.get(profile)
-            return self._limiters.get(key) if key is not None else None

@@ -1,0 +1,165 @@
+"""Rate limits shared by many processes through a real `redis-server` (started here on a
+loopback port of its own; `make test` installs it), against the fake provider server.
+
+The rate test scales the window (`LLM_CONTEXT_RATE_WINDOW_S`): `rpm` then counts requests
+per that many seconds, so 4 workers x 150 calls at 300 a window take seconds, not minutes.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from llm_context import LLMContext, LLMRateLimitBackendError
+from llm_context.testing import FakeProviderServer, Reply
+from llm_context.testing.redis_server import RedisServer, redis_server_available
+
+from .redis_workers import HELLO, run_calls
+
+pytestmark = pytest.mark.skipif(
+    not redis_server_available(), reason="redis-server is not installed (`make test` installs it)"
+)
+WINDOW_S = 3.0
+JITTER_S = 0.03  # a grant reaches the fake a few ms later, more on a loaded machine
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    with RedisServer() as server:
+        yield server.url
+
+
+@pytest.fixture
+def arrivals(fake: FakeProviderServer) -> Iterator[list[float]]:
+    """The time each request reached the fake server."""
+    times: list[float] = []
+    lock = threading.Lock()
+
+    def note(_request: Any) -> None:
+        with lock:
+            times.append(time.monotonic())
+
+    fake.on_request = note
+    yield times
+    fake.on_request = None
+
+
+def limited(fake: FakeProviderServer, url: str, **limits: Any) -> dict[str, Any]:
+    rate_limit = {"group": "org", "backend": url, **limits}
+    return fake.profiles(openai={"rate_limit": rate_limit})
+
+
+def most_in_any_window(times: list[float], window: float) -> int:
+    times = sorted(times)
+    most, first = 0, 0
+    for last, t in enumerate(times):
+        while t - times[first] >= window:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
+
+
+def test_four_processes_share_one_rate(
+    fake: FakeProviderServer, redis_url: str, arrivals: list[float]
+) -> None:
+    profiles = limited(fake, redis_url, rpm=300)
+    env = {"LLM_CONTEXT_RATE_WINDOW_S": str(WINDOW_S)}
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(4) as pool:
+        done = pool.starmap(run_calls, [(profiles, 150, 8, env)] * 4)
+    assert done == [150] * 4 and len(fake.requests) == 600  # every call made, each sent once
+    # No window of the limit's length saw more than the limit (2% for arrival jitter). The
+    # first request of each of the 32 threads opens its connection after its grant, so it
+    # reaches the fake up to ~0.1 s late: those are left out of the count.
+    steady = sorted(arrivals)[32:]
+    assert most_in_any_window(steady, WINDOW_S - JITTER_S) <= 306
+    assert max(arrivals) - min(arrivals) >= WINDOW_S  # 600 at 300 a window: it really waited
+
+
+def test_concurrency_is_shared_and_a_killed_workers_leases_return(
+    fake: FakeProviderServer, redis_url: str, arrivals: list[float]
+) -> None:
+    profiles = limited(fake, redis_url, max_concurrency=8, lease_ttl_s=1.0)
+    fake.script(*[Reply("ok", delay_s=0.15) for _ in range(80)])
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(4) as pool:
+        done = pool.starmap(run_calls, [(profiles, 20, 6, {})] * 4)
+    assert done == [20] * 4
+    # A request holds its slot for at least its 0.15 s answer: no 0.15 s saw more than 8.
+    assert most_in_any_window(arrivals, 0.15) <= 8
+    # A worker killed while holding 4 leases: they come back once their TTL runs out.
+    fake.clear()
+    fake.script(*[Reply("slow", delay_s=30) for _ in range(4)])
+    victim = context.Process(target=run_calls, args=(profiles, 4, 4, {}))
+    victim.start()
+    deadline = time.monotonic() + 20
+    while len(fake.requests) < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(fake.requests) == 4
+    victim.kill()
+    victim.join(10)
+    with LLMContext(profiles) as ctx:
+        fake.script(*[Reply("fast") for _ in range(8)])
+        llm = ctx.llm("openai")
+        results: list[str] = []
+        workers = [
+            threading.Thread(target=lambda: results.append(llm.chat_sync(HELLO).text))
+            for _ in range(8)
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(15)  # bounded: the dead worker's leases last 1 s
+        assert results == ["fast"] * 8
+
+
+def test_a_restarted_redis_loses_and_repeats_nothing(fake: FakeProviderServer) -> None:
+    with RedisServer() as server:
+        profiles = limited(fake, server.url, rpm=1000, on_backend_error="wait")
+        fake.script(*[Reply("ok", delay_s=0.01) for _ in range(60)])
+        with LLMContext(profiles) as ctx:
+            llm = ctx.llm("openai")
+            texts: list[str] = []
+            restart = threading.Timer(0.2, server.restart)
+            restart.start()
+            for _ in range(60):
+                texts.append(llm.chat_sync(HELLO).text)
+                time.sleep(0.01)
+            restart.join()
+    assert texts == ["ok"] * 60
+    assert len(fake.requests) == 60  # every call sent once: none lost, none twice
+
+
+def test_an_unreachable_backend_fails_or_falls_back_as_configured(
+    fake: FakeProviderServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    dead = RedisServer().url  # a free port nothing listens on
+    with LLMContext(limited(fake, dead, rpm=10, on_backend_error="fail")) as ctx:
+        with pytest.raises(LLMRateLimitBackendError, match=r"127\.0\.0\.1") as info:
+            ctx.llm("openai").chat_sync(HELLO)
+        assert "on_backend_error=fail" in str(info.value)
+    assert fake.requests == []
+    with (
+        LLMContext(limited(fake, dead, rpm=10, on_backend_error="local")) as ctx,
+        caplog.at_level(logging.WARNING, logger="llm_context"),
+    ):
+        assert ctx.llm("openai").chat_sync(HELLO).text
+    assert any("limiting in this process only" in r.getMessage() for r in caplog.records)
+    assert len(fake.requests) == 1
+
+
+def test_the_backend_password_never_shows(fake: FakeProviderServer) -> None:
+    dead = RedisServer().url.replace("redis://", "redis://:hunter2@")
+    with LLMContext(limited(fake, dead, rpm=10, on_backend_error="fail")) as ctx:
+        llm = ctx.llm("openai")
+        assert "hunter2" not in repr(ctx.limiter_for(llm.profile))
+        assert "hunter2" not in repr(llm.profile)
+        with pytest.raises(LLMRateLimitBackendError) as info:
+            llm.chat_sync(HELLO)
+        assert "hunter2" not in str(info.value) and "127.0.0.1" in str(info.value)
