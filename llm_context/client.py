@@ -141,6 +141,7 @@ class LLMClient:
         return with_fallbacks(
             (self.profile.name, lambda: chat_flow(self.runtime, plan)),
             self._fallbacks(lambda rt: chat_flow(rt, rt.plan(messages, **rest))),
+            self.profile.fallback_on,
         )
 
     def chat_sync(
@@ -218,6 +219,7 @@ class LLMClient:
         return with_fallbacks(
             (self.profile.name, lambda: open_flow(self.runtime, plan, shown)),
             self._fallbacks(lambda rt: open_flow(rt, _stream_plan(rt, messages, rest), shown)),
+            self.profile.fallback_on,
         )
 
     def events_sync(

@@ -8,7 +8,8 @@
     ├── LLMRateLimitBackendError       the shared rate-limit backend (Redis) is unreachable
     └── LLMProviderError               anything the provider (or the way to it) answered
         ├── LLMBadRequestError         400 404 413 422 — the caller's fault, never retried
-        │   └── LLMInputError          (also ValueError) caught by us before anything was sent
+        │   ├── LLMInputError          (also ValueError) caught by us before anything was sent
+        │   └── LLMContextLengthError  the prompt is longer than the model's context window
         ├── LLMAuthenticationError     401 403
         ├── LLMRateLimitError          429 (.retry_after)
         ├── LLMServerError             5xx, 529 overloaded, 408 / 409 transient
@@ -31,6 +32,7 @@ __all__ = [
     "LLMBadRequestError",
     "LLMConfigError",
     "LLMConnectionError",
+    "LLMContextLengthError",
     "LLMError",
     "LLMInputError",
     "LLMOutputError",
@@ -42,6 +44,7 @@ __all__ = [
     "LLMTimeoutError",
     "LLMUnsupportedFeatureError",
     "error_for_status",
+    "is_context_length",
     "redact",
     "retry_after_s",
 ]
@@ -141,6 +144,11 @@ class LLMInputError(LLMBadRequestError, ValueError):
         super().__init__(message, provider=provider)
 
 
+class LLMContextLengthError(LLMBadRequestError):
+    """The prompt (with the room asked for the reply) does not fit the model's context
+    window: shorten it, or use a model with a larger one (`fallback_on: [context_length]`)."""
+
+
 class LLMAuthenticationError(LLMProviderError):
     """The key is missing, wrong or lacks permission (401, 403)."""
 
@@ -174,6 +182,34 @@ _STATUS_TO_ERROR: dict[int, type[LLMProviderError]] = {
     429: LLMRateLimitError,
     529: LLMServerError,
 }
+
+
+# How each provider says the prompt is too long for the context window (error codes, and
+# fragments of the message, lower-case): OpenAI / Azure / OpenRouter, Anthropic, Gemini,
+# Ollama and LM Studio (llama.cpp's n_ctx).
+CONTEXT_LENGTH_CODES = frozenset({"context_length_exceeded", "string_above_max_length"})
+CONTEXT_LENGTH_PHRASES = (
+    "maximum context length",
+    "context length",
+    "context window",
+    "prompt is too long",
+    "input is too long",
+    "exceeds the maximum number of tokens",
+    "input token count",
+    "too many tokens",
+    "n_ctx",
+    "reduce the length of the messages",
+)
+
+
+def is_context_length(status: int, code: object, message: str) -> bool:
+    """An error body says the prompt does not fit the model's context window."""
+    if status not in (400, 413, 422):
+        return False
+    if isinstance(code, str) and code.lower() in CONTEXT_LENGTH_CODES:
+        return True
+    text = message.lower()
+    return any(phrase in text for phrase in CONTEXT_LENGTH_PHRASES)
 
 
 def error_for_status(status: int) -> type[LLMProviderError]:

@@ -1,7 +1,9 @@
 """Fallbacks: when a profile is down, the same call goes to the next profile in its list.
 
 A profile's `fallbacks: [name, ...]` are tried in order after a failure that outlasted the
-retries or an outage (rate limit, 5xx, timeout, connection refused or reset). A caller's
+retries or an outage (rate limit, 5xx, timeout, connection refused or reset); with
+`fallback_on: [...]` the errors it names go to the fallbacks at once (the retry policy
+gives up on them), and `context_length` adds a prompt too long for the model's window. A caller's
 fault (400 401 403 404 422, bad input, bad output, an unsupported feature) never falls back:
 another provider would not fix it. Each fallback validates the call for its own provider
 first; one that cannot serve it (a feature it lacks, no key) is skipped with a warning.
@@ -18,11 +20,20 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
-from ..errors import LLMConfigError, LLMError, LLMInputError, LLMUnsupportedFeatureError
+from ..errors import (
+    LLMConfigError,
+    LLMContextLengthError,
+    LLMError,
+    LLMInputError,
+    LLMRateLimitError,
+    LLMServerError,
+    LLMTimeoutError,
+    LLMUnsupportedFeatureError,
+)
 from .retry import is_retryable
 from .steps import Steps
 
-__all__ = ["falls_back", "with_fallbacks"]
+__all__ = ["FALLBACK_ON", "falls_back", "falls_back_now", "with_fallbacks"]
 
 log = logging.getLogger("llm_context")
 
@@ -35,20 +46,46 @@ Candidate = tuple[str, Callable[[], Steps[T]]]
 _CANNOT_SERVE = (LLMUnsupportedFeatureError, LLMInputError, LLMConfigError)
 
 
-def falls_back(exc: BaseException) -> bool:
+def _overloaded(exc: BaseException) -> bool:
+    status = getattr(exc, "status_code", None)
+    return isinstance(exc, LLMServerError) and (
+        status in (503, 529) or "overload" in str(exc).lower()
+    )
+
+
+# `fallback_on` reasons -> the errors each names: on one of these the fallbacks are tried at
+# once, without the primary's retries first.
+FALLBACK_ON: dict[str, Callable[[BaseException], bool]] = {
+    "rate_limit": lambda exc: isinstance(exc, LLMRateLimitError),
+    "overloaded": _overloaded,
+    "server": lambda exc: isinstance(exc, LLMServerError),
+    "timeout": lambda exc: isinstance(exc, LLMTimeoutError),
+    "context_length": lambda exc: isinstance(exc, LLMContextLengthError),
+}
+
+
+def falls_back_now(exc: BaseException, reasons: Iterable[str]) -> bool:
+    """`exc` is one of the profile's `fallback_on` reasons."""
+    return any(FALLBACK_ON[reason](exc) for reason in reasons)
+
+
+def falls_back(exc: BaseException, reasons: Iterable[str] = ()) -> bool:
     """True when the next profile should get the call: an outage or a transient failure that
-    the retries did not cure."""
-    return is_retryable(exc)
+    the retries did not cure, or one of the profile's `fallback_on` reasons."""
+    return is_retryable(exc) or falls_back_now(exc, reasons)
 
 
-def with_fallbacks(primary: Candidate[T], fallbacks: Iterable[Candidate[T]]) -> Steps[T]:
-    """Run the primary's flow; on a failure that `falls_back`, each fallback's in turn. When
-    every profile failed, the primary's error is raised with `.fallback_errors` attached."""
+def with_fallbacks(
+    primary: Candidate[T], fallbacks: Iterable[Candidate[T]], reasons: Iterable[str] = ()
+) -> Steps[T]:
+    """Run the primary's flow; on a failure that `falls_back` (with the primary's
+    `fallback_on` reasons), each fallback's in turn. When every profile failed, the primary's
+    error is raised with `.fallback_errors` attached."""
     name, make = primary
     try:
         return (yield from make())
     except LLMError as exc:
-        if not falls_back(exc):
+        if not falls_back(exc, reasons):
             raise
         first = last = exc
         failed = name

@@ -8,6 +8,7 @@ driver. Streams have their own two-phase flow in `streams.flow`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -29,6 +30,7 @@ from ..metering import Operation, Tally, metered
 from ..providers.base import Feature
 from ..ratelimit import estimate_chat_tokens, estimate_text_tokens, tokens_used
 from ..raw import send_raw
+from .fallback import falls_back_now
 from .plan import ChatPlan
 from .retry import RetryPolicy, apply_retry_override, check_retry_override
 from .runtime import Runtime
@@ -60,7 +62,9 @@ def tally(rt: Runtime) -> Tally:
 def policy(rt: Runtime, override: Mapping[str, Any]) -> RetryPolicy:
     """The profile's retry policy with a per-call override on top."""
     settings = apply_retry_override(rt.profile.retry, override)
-    return RetryPolicy(settings, rt.provider, rt.profile.name, rt.rng)
+    reasons = rt.profile.fallback_on if rt.profile.fallbacks else ()
+    give_up = functools.partial(falls_back_now, reasons=reasons) if reasons else None
+    return RetryPolicy(settings, rt.provider, rt.profile.name, rt.rng, give_up)
 
 
 def attempt(

@@ -108,6 +108,11 @@ class RetryPolicy:
     provider: str
     profile: str = ""
     rng: random.Random = field(default_factory=random.Random)
+    # Errors not to retry though transient: the profile's fallbacks take them at once.
+    give_up: Callable[[BaseException], bool] | None = None
+
+    def _retries(self, exc: BaseException) -> bool:
+        return is_retryable(exc) and not (self.give_up is not None and self.give_up(exc))
 
     def steps(self, attempt: Callable[[int], Steps[T]]) -> Steps[T]:
         """Run `attempt(n)` (a step flow) until it succeeds, fails for good or the budget is
@@ -117,7 +122,7 @@ class RetryPolicy:
         try:
             return (yield from attempt(1))
         except Exception as exc:  # judged by the policy; cancellation passes through
-            if not is_retryable(exc):
+            if not self._retries(exc):
                 raise
             first: ExcInfo = (type(exc), exc, exc.__traceback__)
         return (yield from self._retried(attempt, first))
@@ -144,7 +149,7 @@ class RetryPolicy:
             return waited + wait_after(state) > settings.max_wait_s
 
         retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception(is_retryable),
+            retry=tenacity.retry_if_exception(self._retries),
             stop=stop,
             wait=wait_after,
             before_sleep=self._log_retry,

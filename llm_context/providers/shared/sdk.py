@@ -17,10 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import (
     LLMConnectionError,
+    LLMContextLengthError,
     LLMError,
     LLMProviderError,
     LLMTimeoutError,
     error_for_status,
+    is_context_length,
     retry_after_s,
 )
 from ...streams.events import StreamEnd
@@ -206,6 +208,8 @@ def _status_error(exc: Any, provider: str, status: int) -> LLMProviderError:
     if retry_after is None:
         retry_after = _retry_delay_s(body)
     cls = error_for_status(status)
+    if is_context_length(status, _error_code(body), message):
+        cls = LLMContextLengthError
     return cls(
         f"{provider} returned HTTP {status}: {message}",
         provider=provider,
@@ -213,6 +217,14 @@ def _status_error(exc: Any, provider: str, status: int) -> LLMProviderError:
         request_id=request_id,
         retry_after=retry_after,
     )
+
+
+def _error_code(body: Any) -> object:
+    """`error.code` (OpenAI's shape) or a top-level `code`, when the body has one."""
+    error = body.get("error") if isinstance(body, Mapping) else None
+    if isinstance(error, Mapping):
+        return error.get("code")
+    return body.get("code") if isinstance(body, Mapping) else None
 
 
 def _retry_delay_s(body: Any) -> float | None:
