@@ -15,6 +15,7 @@ from collections.abc import Callable, Generator, Mapping, Sequence
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from .call.breaker import Breaker
 from .call.catalog import count_tokens_flow, list_models_flow
 from .call.connection import Connection
 from .call.fallback import Candidate, with_fallbacks
@@ -69,6 +70,8 @@ class ClientHost(Protocol):
 
     def limiter_for(self, profile: Profile) -> Limiter | None: ...
 
+    def breaker_for(self, profile: Profile) -> Breaker | None: ...
+
     def llm(self, profile: str | None = None) -> LLMClient: ...
 
 
@@ -95,7 +98,12 @@ class LLMClient:
         self._host = host
         self._connection = Connection(profile)
         self.runtime = Runtime(
-            profile, self._connection, host.clock, host.meter, host.limiter_for(profile)
+            profile,
+            self._connection,
+            host.clock,
+            host.meter,
+            host.limiter_for(profile),
+            breaker=host.breaker_for(profile),
         )
         """What this profile's flows are given: profile, connection, clock, meter, limiter."""
 

@@ -13,10 +13,11 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
+from .call.breaker import Breaker, BreakerStore, LocalBreakerStore
 from .client import LLMClient
 from .clock import Clock, SystemClock
 from .config.settings import Profile
-from .limits.pool import Limiter, RateLimiters
+from .limits.pool import Limiter, RateLimiters, backend_url
 from .metering import Meter, UsageCallback, UsageReport
 from .providers.registry import Provider
 from .ratelimit import LimiterStats
@@ -57,6 +58,7 @@ class LLMContext:
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._meter = Meter()
         self._limiters = RateLimiters(self._clock)
+        self._breakers: dict[str, Breaker] = {}
         self._source = profiles
         self._max_workers = max_workers or DEFAULT_MAX_WORKERS
         self._store: ProfileStore | None = None
@@ -93,6 +95,27 @@ class LLMContext:
     def limiter_for(self, profile: Profile) -> Limiter | None:
         """The rate limiter a profile's calls wait on (shared by its `group`); None if none."""
         return self._limiters.for_profile(profile.name, profile.rate_limit, profile.timeout)
+
+    def breaker_for(self, profile: Profile) -> Breaker | None:
+        """The profile's circuit breaker (one per profile name and context; shared through
+        the rate-limit backend when one is configured), or None without `breaker`."""
+        settings = profile.breaker
+        if settings is None:
+            return None
+        with self._lock:
+            breaker = self._breakers.get(profile.name)
+            if breaker is None or breaker.settings != settings:
+                breaker = Breaker(profile.name, settings, self._breaker_store(profile))
+                self._breakers[profile.name] = breaker
+            return breaker
+
+    def _breaker_store(self, profile: Profile) -> BreakerStore:
+        url = backend_url(profile.rate_limit)
+        if url is None:
+            return LocalBreakerStore(self._clock)
+        from .limits.shared_breaker import SharedBreakerStore  # imports `redis`
+
+        return SharedBreakerStore(url, profile.name)
 
     def rate_limit_stats(self, profile: str | None = None) -> LimiterStats | None:
         """What the profile's rate limiter has done (None when the profile has no limits)."""

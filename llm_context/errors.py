@@ -14,7 +14,8 @@
         ├── LLMRateLimitError          429 (.retry_after)
         ├── LLMServerError             5xx, 529 overloaded, 408 / 409 transient
         ├── LLMTimeoutError            connect or read timeout
-        └── LLMConnectionError         refused, reset, DNS
+        ├── LLMConnectionError         refused, reset, DNS
+        └── LLMProviderUnavailableError  the profile's circuit breaker is open: nothing sent
 
 Every provider error carries `.provider`, `.status_code` and `.request_id` where known.
 Messages never contain an API key: `redact()` scrubs every text that may echo one.
@@ -37,6 +38,7 @@ __all__ = [
     "LLMInputError",
     "LLMOutputError",
     "LLMProviderError",
+    "LLMProviderUnavailableError",
     "LLMRateLimitBackendError",
     "LLMRateLimitError",
     "LLMServerError",
@@ -167,6 +169,11 @@ class LLMTimeoutError(LLMProviderError):
 
 class LLMConnectionError(LLMProviderError):
     """The server could not be reached (refused, reset, DNS)."""
+
+
+class LLMProviderUnavailableError(LLMProviderError):
+    """The profile's circuit breaker is open after repeated failures: the call failed fast,
+    nothing was sent. It goes to the profile's fallbacks, if any; it is never retried."""
 
 
 # One table: HTTP status -> error class. Anything unlisted falls back by status class.

@@ -25,6 +25,7 @@ from ..errors import (
     LLMContextLengthError,
     LLMError,
     LLMInputError,
+    LLMProviderUnavailableError,
     LLMRateLimitError,
     LLMServerError,
     LLMTimeoutError,
@@ -72,6 +73,8 @@ def falls_back_now(exc: BaseException, reasons: Iterable[str]) -> bool:
 def falls_back(exc: BaseException, reasons: Iterable[str] = ()) -> bool:
     """True when the next profile should get the call: an outage or a transient failure that
     the retries did not cure, or one of the profile's `fallback_on` reasons."""
+    if isinstance(exc, LLMProviderUnavailableError):
+        return True  # its breaker is open: the fallbacks are there for this
     return is_retryable(exc) or falls_back_now(exc, reasons)
 
 

@@ -32,7 +32,7 @@ from ..ratelimit import estimate_chat_tokens, estimate_text_tokens, tokens_used
 from ..raw import send_raw
 from .fallback import falls_back_now
 from .plan import ChatPlan
-from .retry import RetryPolicy, apply_retry_override, check_retry_override
+from .retry import RetryPolicy, apply_retry_override, check_retry_override, is_retryable
 from .runtime import Runtime
 from .steps import Acquire, Call, Permit, Steps, is_cancellation
 
@@ -73,6 +73,9 @@ def attempt(
     """Request `number` of a retry run: wait for capacity, send. The permit is released on
     failure and handed back on success (a stream holds it until it ends)."""
     permit: Permit | None = None
+    breaker = rt.breaker
+    if breaker is not None:
+        breaker.check(rt.provider)  # open: fail fast, nothing sent (and no slot taken)
     if rt.limiter is not None:
         permit = yield Acquire(rt.limiter, tokens)
         call = replace(call, abandoned=permit.release)
@@ -86,7 +89,12 @@ def attempt(
         # Cancelled, the request still runs in the pool: `abandoned` frees its slot when it ends.
         if permit is not None and not is_cancellation(exc):
             permit.release()
+        if breaker is not None and not is_cancellation(exc):
+            # A transient failure counts; any other answer shows the provider is up.
+            breaker.failed() if is_retryable(exc) else breaker.succeeded()
         raise
+    if breaker is not None:
+        breaker.succeeded()
     return result, permit
 
 

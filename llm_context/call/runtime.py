@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from ..metering import Meter
     from ..providers.base import Feature
     from ..providers.registry import ProviderSpec
+    from .breaker import Breaker
     from .connection import Connection
     from .steps import Limiter
 
@@ -40,6 +41,7 @@ class Runtime:
     meter: Meter
     limiter: Limiter | None
     rng: random.Random = field(default_factory=random.Random, compare=False)
+    breaker: Breaker | None = None  # the profile's circuit breaker, when it has one
 
     @property
     def provider(self) -> str:
