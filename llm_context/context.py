@@ -11,13 +11,14 @@ import threading
 import weakref
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .call.breaker import Breaker, BreakerStore, LocalBreakerStore
 from .client import LLMClient
 from .clock import Clock, SystemClock
 from .config.settings import Profile
-from .limits.pool import Limiter, RateLimiters, backend_url
+from .errors import LLMConfigError, LLMInputError
+from .limits.pool import REDIS_URL_ENV, Limiter, RateLimiters, backend_url
 from .metering import Meter, UsageCallback, UsageReport
 from .providers.registry import Provider
 from .ratelimit import LimiterStats
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
 
     from .config.profiles import ProfileStore
+    from .limits.shared_usage import SharedUsage
 
 __all__ = ["DEFAULT_MAX_WORKERS", "LLMContext", "context"]
 
@@ -59,6 +61,7 @@ class LLMContext:
         self._meter = Meter()
         self._limiters = RateLimiters(self._clock)
         self._breakers: dict[str, Breaker] = {}
+        self._usage_backend: SharedUsage | None = None
         self._source = profiles
         self._max_workers = max_workers or DEFAULT_MAX_WORKERS
         self._store: ProfileStore | None = None
@@ -93,8 +96,14 @@ class LLMContext:
         return self._meter
 
     def limiter_for(self, profile: Profile) -> Limiter | None:
-        """The rate limiter a profile's calls wait on (shared by its `group`); None if none."""
-        return self._limiters.for_profile(profile.name, profile.rate_limit, profile.timeout)
+        """The rate limiter a profile's calls wait on (shared by its `group`); None if none.
+        A profile with a backend also sends this context's usage there (`usage("shared")`)."""
+        limiter = self._limiters.for_profile(profile.name, profile.rate_limit, profile.timeout)
+        if limiter is not None and self._usage_backend is None:
+            url = backend_url(profile.rate_limit)
+            if url is not None:
+                self._shared_usage(url)
+        return limiter
 
     def breaker_for(self, profile: Profile) -> Breaker | None:
         """The profile's circuit breaker (one per profile name and context; shared through
@@ -122,9 +131,34 @@ class LLMContext:
         limiter = self._limiters.get(self.llm(profile).profile.name)
         return limiter.stats() if limiter is not None else None
 
-    def usage(self) -> UsageReport:
-        """Usage so far: totals overall and per profile, provider and model."""
-        return self._meter.report()
+    def usage(self, scope: Literal["process", "shared"] = "process") -> UsageReport:
+        """Usage so far: totals overall and per profile, provider and model. `scope="shared"`:
+        the totals of every process recording to the rate-limit backend (Redis) this context
+        uses ($LLM_CONTEXT_REDIS_URL, or the first profile's `rate_limit.backend`)."""
+        if scope == "process":
+            return self._meter.report()
+        if scope != "shared":
+            raise LLMInputError(f"scope must be 'process' or 'shared', got {scope!r}")
+        shared = self._shared_usage()
+        if shared is None:
+            raise LLMConfigError(
+                "usage(scope='shared') needs a rate-limit backend: set rate_limit.backend on a "
+                f"profile, or ${REDIS_URL_ENV}"
+            )
+        return shared.report()
+
+    def _shared_usage(self, url: str | None = None) -> SharedUsage | None:
+        """The shared usage recorder (made once, from `url` or the environment)."""
+        with self._lock:
+            if self._usage_backend is None:
+                url = url or os.environ.get(REDIS_URL_ENV)
+                if url is None:
+                    return None
+                from .limits.shared_usage import SharedUsage  # imports `redis`
+
+                self._usage_backend = SharedUsage(url)
+                self._meter.on_usage(self._usage_backend.record)
+            return self._usage_backend
 
     def on_usage(self, callback: UsageCallback) -> Callable[[], None]:
         """Call `callback(record)` after every call (a `UsageRecord`); returns a function that
@@ -207,6 +241,8 @@ class LLMContext:
                 self._executor.shutdown(wait=False)
                 self._executor = None
         self._limiters.close()
+        if self._usage_backend is not None:
+            self._usage_backend.close()
 
     def __enter__(self) -> LLMContext:
         return self

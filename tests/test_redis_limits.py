@@ -163,3 +163,26 @@ def test_the_backend_password_never_shows(fake: FakeProviderServer) -> None:
         with pytest.raises(LLMRateLimitBackendError) as info:
             llm.chat_sync(HELLO)
         assert "hunter2" not in str(info.value) and "127.0.0.1" in str(info.value)
+
+
+def test_usage_totals_shared_across_processes(fake: FakeProviderServer, redis_url: str) -> None:
+    profiles = limited(fake, redis_url, rpm=1000)
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(2) as pool:
+        assert pool.starmap(run_calls, [(profiles, 5, 2, {})] * 2) == [5, 5]
+    with LLMContext(profiles) as ctx:
+        ctx.llm("openai").chat_sync(HELLO)
+        mine = ctx.usage()
+        shared = ctx.usage(scope="shared")
+    assert mine.total.calls == 1
+    assert shared.total.calls == 11  # two workers' 10 and this process's 1
+    assert shared.by_profile["openai"].calls == 11
+    assert shared.by_provider["openai"].input_tokens == 11 * mine.total.input_tokens
+    assert set(shared.by_model) == set(mine.by_model)
+
+
+def test_shared_usage_needs_a_backend(fake: FakeProviderServer) -> None:
+    from llm_context import LLMConfigError
+
+    with LLMContext(fake.profiles()) as ctx, pytest.raises(LLMConfigError, match="backend"):
+        ctx.usage(scope="shared")
