@@ -1,7 +1,8 @@
 """Benchmarks: llm_context against the raw provider SDKs, on the same machine in the same run,
 over the fake provider server on loopback. Run with `make bench` or `python -m bench`.
 
-Sections: import cost, per-call overhead, streaming, async throughput, embeddings. Results go
+Sections: import cost, per-call overhead, streaming, async throughput, embeddings, and the
+shared (Redis) rate limiter's cost per call. Results go
 to `bench/results.json`; time ratios are ours ÷ raw SDK, throughput ratios ours ÷ native async.
 """
 
@@ -19,7 +20,7 @@ from .config import BenchConfig
 __all__ = ["RESULTS_PATH", "SECTIONS", "BenchConfig", "run"]
 
 RESULTS_PATH = Path(__file__).resolve().parent / "results.json"
-SECTIONS = ("imports", "overhead", "streams", "throughput", "embeddings")
+SECTIONS = ("imports", "overhead", "streams", "throughput", "embeddings", "shared_limits")
 
 
 def _say(text: str) -> None:
@@ -41,6 +42,7 @@ def run(
     from .overhead import measure_overhead
     from .report import summarize, write
     from .server import ServerProcess
+    from .shared_limits import measure_shared_limits
     from .streams import measure_streams
     from .subjects import available_providers, make_subjects
     from .throughput import measure_throughput
@@ -75,6 +77,9 @@ def run(
             if "embeddings" in sections:
                 log(f"embeddings ({first.provider}) ...")
                 details["embeddings"] = measure_embeddings(server, first, config)
+            if "shared_limits" in sections:
+                log("shared rate limiter (redis) ...")
+                details["shared_limits"] = measure_shared_limits(server, config)
             errors = server.state()["errors"]
             if errors:
                 raise RuntimeError(f"the fake server's handlers crashed: {errors[0]}")

@@ -65,7 +65,10 @@ def test_every_section_runs_and_writes_the_results_shape(
         "stream_ratio",
         "events_ratio",
         "async_c50",
+        "shared_limit_added_ms",
     }
+    shared = written["details"]["shared_limits"]  # a real redis-server: make test installs it
+    assert _positive(shared["limited_ms"]) and _positive(shared["unlimited_ms"])
 
     # Keep-alive: after a warm-up call neither a chat nor a stream opens a new connection
     # (a stream that drops its connection pays a TCP and TLS handshake on every call).

@@ -208,6 +208,9 @@ class SharedRateLimiter:
         with self._lock:
             self._held.discard(grant.id)
         used = -1 if used_tokens is None else max(0, int(used_tokens))
+        s = self._settings
+        if not s.max_concurrency and (not s.tpm or used in (-1, grant.tokens)):
+            return  # no lease to drop, no estimate to correct: no round trip
         try:
             self._release(keys=self._keys[1:], args=[grant.id, grant.tokens, used])
         except self._errors as exc:  # the lease runs out by itself; the estimate stays

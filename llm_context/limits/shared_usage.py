@@ -1,19 +1,25 @@
 """Usage totals shared by every process through the rate-limit backend:
 `context.usage(scope="shared")`.
 
-Each call's record adds to Redis hashes (the total, and one per profile, provider and
-model) in one pipelined round trip, from the meter's callback: a failure to reach Redis is
-logged by the meter and never fails the call. Keys live under `llm_context:usage:`.
+Each call's record is queued by the meter's callback and added to Redis hashes (the total,
+and one per profile, provider and model) by a background thread, many records a pipelined
+round trip: a call never waits for Redis, and a failure to reach it is logged, never raised
+into a call. `report()` first sends what is queued. Keys live under `llm_context:usage:`.
 """
 
 from __future__ import annotations
 
+import logging
+import queue
+import threading
 from dataclasses import fields
 from typing import Any
 
 from ..metering import UsageRecord, UsageReport, UsageTotals
 
 __all__ = ["SharedUsage"]
+
+log = logging.getLogger("llm_context")
 
 _PREFIX = "llm_context:usage"
 _FIELDS = tuple(f.name for f in fields(UsageTotals))
@@ -30,27 +36,62 @@ class SharedUsage:
         self._client = redis_lib.Redis.from_url(
             url, socket_timeout=2.0, socket_connect_timeout=2.0, decode_responses=True
         )
+        self._errors: tuple[type[BaseException], ...] = (
+            redis_lib.ConnectionError,
+            redis_lib.TimeoutError,
+        )
+        self._queue: queue.SimpleQueue[UsageRecord | None] = queue.SimpleQueue()
+        self._pending = 0  # queued and not yet sent (or given up on)
+        self._idle = threading.Condition()
+        self._sender: threading.Thread | None = None
 
     def record(self, record: UsageRecord) -> None:
-        """Add one call's record (the meter's `on_usage` callback)."""
-        delta = UsageTotals().add(record)
-        names = {"profile": record.profile, "provider": record.provider}
-        names["model"] = record.model or "unknown"
-        with self._client.pipeline(transaction=True) as pipe:
-            for key in [f"{_PREFIX}:total", *(f"{_PREFIX}:{k}:{v}" for k, v in names.items())]:
-                for name in _FIELDS:
-                    value = getattr(delta, name)
-                    if value:
-                        if name in _FLOATS:
-                            pipe.hincrbyfloat(key, name, float(value))
-                        else:
-                            pipe.hincrby(key, name, int(value))
-            for kind, name in names.items():
-                pipe.sadd(f"{_PREFIX}:{kind}s", name)
-            pipe.execute()
+        """Queue one call's record (the meter's `on_usage` callback): sent in the background."""
+        with self._idle:
+            self._pending += 1
+            if self._sender is None or not self._sender.is_alive():
+                self._sender = threading.Thread(
+                    target=self._send, name="llm_context-usage", daemon=True
+                )
+                self._sender.start()
+        self._queue.put(record)
+
+    def flush(self, timeout_s: float = 5.0) -> None:
+        """Wait (at most `timeout_s`) until every queued record has been sent."""
+        with self._idle:
+            self._idle.wait_for(lambda: self._pending == 0, timeout=timeout_s)
+
+    def _send(self) -> None:
+        """The sender thread: many records a pipelined round trip, until closed."""
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < 256:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._queue.put(None)  # stop after this batch
+                    break
+                batch.append(item)
+            try:
+                with self._client.pipeline(transaction=True) as pipe:
+                    for record in batch:
+                        _add(pipe, record)
+                    pipe.execute()
+            except self._errors as exc:
+                log.warning("could not add %d usage records to the backend: %s", len(batch), exc)
+            finally:
+                with self._idle:
+                    self._pending -= len(batch)
+                    self._idle.notify_all()
 
     def report(self) -> UsageReport:
-        """The totals of every process that recorded here."""
+        """The totals of every process that recorded here (this one's queue sent first)."""
+        self.flush()
         with self._client.pipeline(transaction=False) as pipe:
             pipe.hgetall(f"{_PREFIX}:total")
             for kind in _KINDS:
@@ -66,7 +107,27 @@ class SharedUsage:
         return UsageReport(_totals(total), by["profile"], by["provider"], by["model"])
 
     def close(self) -> None:
+        sender = self._sender
+        if sender is not None and sender.is_alive():
+            self._queue.put(None)
+            sender.join(timeout=5)  # bounded: what cannot be sent by then is lost, logged
         self._client.close()
+
+
+def _add(pipe: Any, record: UsageRecord) -> None:
+    """Queue one record's increments on a pipeline."""
+    delta = UsageTotals().add(record)
+    names = {"profile": record.profile, "provider": record.provider}
+    names["model"] = record.model or "unknown"
+    for key in [f"{_PREFIX}:total", *(f"{_PREFIX}:{k}:{v}" for k, v in names.items())]:
+        for name in _FIELDS:
+            value = getattr(delta, name)
+            if value and name in _FLOATS:
+                pipe.hincrbyfloat(key, name, float(value))
+            elif value:
+                pipe.hincrby(key, name, int(value))
+    for kind, name in names.items():
+        pipe.sadd(f"{_PREFIX}:{kind}s", name)
 
 
 def _totals(row: dict[str, Any]) -> UsageTotals:
