@@ -51,26 +51,27 @@ Split = tuple[list[Any], list[list[Any]]]
 """A prompt as (the whole of it, the prefixes a cache entry may end at, shortest first)."""
 
 
-def anthropic_prefix(body: dict[str, Any]) -> Split | None:
-    """Anthropic's order (tools, system, each turn's blocks), with a cache entry at each
-    marker."""
+def _message_prefix(body: dict[str, Any], *top: str) -> Split | None:
+    """Tools, the `top` fields (Anthropic's `system`), then each message's blocks, in order,
+    with a cache entry at each marker."""
     blocks: list[Any] = list(_blocks(body.get("tools")))
-    blocks += list(_blocks(body.get("system")))
+    for name in top:
+        blocks += list(_blocks(body.get(name)))
     for message in body.get("messages") or []:
         if isinstance(message, dict):
             blocks += list(_blocks(message.get("content")))
     prefixes = _marked_prefixes(blocks)
     return (blocks, prefixes) if prefixes else None
+
+
+def anthropic_prefix(body: dict[str, Any]) -> Split | None:
+    """Anthropic's order: tools, system, each turn's blocks."""
+    return _message_prefix(body, "system")
 
 
 def chat_prefix(body: dict[str, Any]) -> Split | None:
-    """Chat Completions (OpenRouter): tools, then each message's parts, in order."""
-    blocks: list[Any] = list(_blocks(body.get("tools")))
-    for message in body.get("messages") or []:
-        if isinstance(message, dict):
-            blocks += list(_blocks(message.get("content")))
-    prefixes = _marked_prefixes(blocks)
-    return (blocks, prefixes) if prefixes else None
+    """Chat Completions (OpenRouter): tools, then each message's parts."""
+    return _message_prefix(body)
 
 
 def responses_prefix(body: dict[str, Any]) -> Split | None:
