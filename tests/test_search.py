@@ -168,11 +168,26 @@ def test_anthropic_document_citations_are_asked_for(
 ) -> None:
     from llm_context import file_part
 
-    fake.script(Reply("Cited."), Reply("Plain."))
+    answer = "Revenue grew 12% in Q3."
+    cited = CitationReply("", "", 0, len(answer), "Q3 revenue: +12%")
+    fake.script(Reply(answer, citations=(cited,)), Reply("Plain."))
     part = file_part(b"%PDF-1.4\n%%EOF\n", filename="r.pdf", citations=True)
-    sctx.llm("anthropic").chat_sync([{"role": "user", "content": ["Summarise", part]}])
+    result = sctx.llm("anthropic").chat_sync([{"role": "user", "content": ["Summarise", part]}])
     document = fake.last_request.json["messages"][0]["content"][1]
     assert document["citations"] == {"enabled": True}
+    (citation,) = result.citations
+    assert (citation.url, citation.title, citation.cited_text) == (
+        None,
+        "r.pdf",
+        "Q3 revenue: +12%",
+    )
+    assert (citation.start, citation.end) == (0, len(answer))
+    assert citation.location == {
+        "type": "char_location",
+        "document_index": 0,
+        "start_char_index": 0,
+        "end_char_index": len("Q3 revenue: +12%"),
+    }
     # Elsewhere citations on documents are refused, or dropped with a warning when asked.
     with pytest.raises(LLMUnsupportedFeatureError, match="document citations"):
         sctx.llm("openai").chat_sync([{"role": "user", "content": ["Summarise", part]}])

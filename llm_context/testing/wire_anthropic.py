@@ -118,21 +118,51 @@ def _search_blocks(block_id: str, search: SearchReply) -> list[dict[str, Any]]:
     ]
 
 
-def _cited_text_blocks(text: str, citations: tuple[CitationReply, ...]) -> list[dict[str, Any]]:
+def _cited_documents(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The request's document blocks that ask for citations, in order."""
+    found: list[dict[str, Any]] = []
+    for message in body.get("messages") or []:
+        content = message.get("content") if isinstance(message, dict) else None
+        for block in content if isinstance(content, list) else []:
+            document = isinstance(block, dict) and block.get("type") == "document"
+            if document and (block.get("citations") or {}).get("enabled"):
+                found.append(block)
+    return found
+
+
+def _location(c: CitationReply, documents: list[dict[str, Any]]) -> dict[str, Any]:
+    """Where a citation points: a passage of the first cited document when the request sent
+    one (a char_location: characters of the source), else a web search result."""
+    if documents:
+        return {
+            "type": "char_location",
+            "cited_text": c.cited_text,
+            "document_index": 0,
+            "document_title": documents[0].get("title") or c.title,
+            "start_char_index": 0,
+            "end_char_index": len(c.cited_text),
+            "file_id": None,
+        }
+    return {
+        "type": "web_search_result_location",
+        "url": c.url,
+        "title": c.title,
+        "cited_text": c.cited_text,
+        "encrypted_index": "enc",
+    }
+
+
+def _cited_text_blocks(
+    text: str, citations: tuple[CitationReply, ...], documents: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """The answer cut into text blocks at the cited spans, as the API sends a cited answer:
-    each cited block carries its citations (web search result locations)."""
+    each cited block carries its citations (web results, or passages of a document)."""
     blocks: list[dict[str, Any]] = []
     at = 0
     for c in sorted(citations, key=lambda c: c.start):
         if c.start > at:
             blocks.append({"type": "text", "text": text[at : c.start], "citations": None})
-        cited = {
-            "type": "web_search_result_location",
-            "url": c.url,
-            "title": c.title,
-            "cited_text": c.cited_text,
-            "encrypted_index": "enc",
-        }
+        cited = _location(c, documents)
         blocks.append({"type": "text", "text": text[c.start : c.end], "citations": [cited]})
         at = c.end
     if at < len(text):
@@ -152,7 +182,7 @@ def reply_blocks(exchange: Exchange, reply: Reply) -> list[dict[str, Any]]:
         blocks += _search_blocks(f"srvtoolu_fake_{seq}_{i}", search)
     text = reply.full_text
     if reply.citations:
-        blocks += _cited_text_blocks(text, reply.citations)
+        blocks += _cited_text_blocks(text, reply.citations, _cited_documents(exchange.body))
     elif text or not reply.tool_calls:
         blocks.append({"type": "text", "text": text, "citations": None})
     for i, call in enumerate(reply.tool_calls):
