@@ -15,7 +15,6 @@ from collections.abc import Callable, Generator, Mapping, Sequence
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from .call.breaker import Breaker
 from .call.catalog import count_tokens_flow, list_models_flow
 from .call.connection import Connection
 from .call.fallback import Candidate, with_fallbacks
@@ -37,7 +36,6 @@ from .errors import LLMInputError
 from .limits.pool import Limiter
 from .metering import Meter
 from .providers.base import Adapter, Feature
-from .streams.callbacks import StreamCallbacks, TextCallback, ToolCallback
 from .streams.flow import (
     EVENTS_SHOWN,
     TEXT_SHOWN,
@@ -50,6 +48,8 @@ from .streams.flow import (
 from .streams.handles import AsyncChatStream, ChatStream, StreamView
 
 if TYPE_CHECKING:
+    from .call.breaker import Breaker
+    from .streams.callbacks import TextCallback, ToolCallback
     from .tool_loop import FunctionTool, ToolLoopResult
 
 T = TypeVar("T")
@@ -289,6 +289,8 @@ class LLMClient:
         """Stream a reply, calling `on_delta(text)` for each piece of the answer,
         `on_reasoning_delta(text)` for each piece of thinking and `on_tool_call(call)` for
         each complete tool call; returns the `ChatResult`."""
+        from .streams.callbacks import StreamCallbacks
+
         callbacks = StreamCallbacks(on_delta, on_reasoning_delta, on_tool_call)
         callbacks.check_sync()
         if callbacks.text_only:
@@ -315,6 +317,8 @@ class LLMClient:
     ) -> ChatResult:
         """`chat_stream_sync`, awaitable: each callback (function or coroutine function)
         runs on this event loop, in order."""
+        from .streams.callbacks import StreamCallbacks
+
         callbacks = StreamCallbacks(on_delta, on_reasoning_delta, on_tool_call)
         if callbacks.text_only:
             stream = self.stream(messages, **opts)

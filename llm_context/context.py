@@ -13,7 +13,6 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any, Literal
 
-from .call.breaker import Breaker, BreakerStore, LocalBreakerStore
 from .client import LLMClient
 from .clock import Clock, SystemClock
 from .config.settings import Profile
@@ -26,6 +25,7 @@ from .ratelimit import LimiterStats
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
 
+    from .call.breaker import Breaker, BreakerStore
     from .config.profiles import ProfileStore
     from .limits.shared_usage import SharedUsage
 
@@ -114,6 +114,8 @@ class LLMContext:
         with self._lock:
             breaker = self._breakers.get(profile.name)
             if breaker is None or breaker.settings != settings:
+                from .call.breaker import Breaker  # profiles with a breaker only
+
                 breaker = Breaker(profile.name, settings, self._breaker_store(profile))
                 self._breakers[profile.name] = breaker
             return breaker
@@ -121,6 +123,8 @@ class LLMContext:
     def _breaker_store(self, profile: Profile) -> BreakerStore:
         url = backend_url(profile.rate_limit)
         if url is None:
+            from .call.breaker import LocalBreakerStore
+
             return LocalBreakerStore(self._clock)
         from .limits.shared_breaker import SharedBreakerStore  # imports `redis`
 

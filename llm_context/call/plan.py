@@ -12,7 +12,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, get_args
 
-from ..contract.builtin_tools import normalize_builtin_tools
 from ..contract.caching import (
     MAX_MARKERS,
     CacheMode,
@@ -322,7 +321,11 @@ def build_chat_plan(
     if summary is not None and Feature.REASONING not in features:
         _unsupported(spec, model, Feature.REASONING, fail_on_unsupported, "drop reasoning_summary")
         summary = None
-    builtin = normalize_builtin_tools(kw.get("builtin_tools"))
+    builtin: tuple[Any, ...] = ()
+    if kw.get("builtin_tools") is not None:
+        from ..contract.builtin_tools import normalize_builtin_tools  # only when asked for
+
+        builtin = normalize_builtin_tools(kw["builtin_tools"])
     if builtin and Feature.WEB_SEARCH not in features:
         # A search cannot be emulated: the model would answer from memory, as if it had.
         raise LLMUnsupportedFeatureError(spec.provider.value, model, Feature.WEB_SEARCH.value)

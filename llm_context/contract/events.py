@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .citations import Citation
-from .results import ChatResult, Usage
-from .tools import ToolCall
+if TYPE_CHECKING:  # annotations only: the events load with every client, these need not
+    from .citations import Citation
+    from .results import ChatResult, Usage
+    from .tools import ToolCall
 
 __all__ = [
     "ChatEvent",

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from .builtin_tools import BuiltinTool
 from .messages import Message
 from .tools import ToolChoice, ToolSpec
+
+if TYPE_CHECKING:
+    from .builtin_tools import BuiltinTool
 
 OutputFormat = Literal["text", "json", "json_object", "json_schema", "raw"]
 ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]

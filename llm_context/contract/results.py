@@ -6,10 +6,12 @@ import base64
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .citations import Citation
 from .tools import ToolCall
+
+if TYPE_CHECKING:
+    from .citations import Citation
 
 Usage = dict[str, int]
 """Normalised token counts: input_tokens, output_tokens, total_tokens, and when reported

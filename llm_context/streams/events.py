@@ -11,14 +11,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 if sys.version_info >= (3, 11):
     from typing import assert_never
 else:  # typing_extensions costs ~3 ms to import: only where typing lacks it
     from typing_extensions import assert_never
 
-from ..contract.citations import Citation
 from ..contract.events import (
     ChatEvent,
     CitationAdded,
@@ -31,6 +30,9 @@ from ..contract.events import (
 from ..contract.results import ChatResult, Usage, make_usage
 from ..contract.tools import ToolCall, parse_arguments
 from ..errors import LLMStreamError
+
+if TYPE_CHECKING:
+    from ..contract.citations import Citation
 
 __all__ = [
     "CitationAdded",

@@ -22,7 +22,6 @@ from ..call.flows import attempt, policy, tally
 from ..call.plan import ChatPlan
 from ..call.steps import Call, Permit, Steps
 from ..contract.events import ChatEvent, Completed, PartialObject, UsageReported
-from ..contract.partial_json import PartialJson
 from ..contract.results import ChatResult, add_usage
 from ..errors import LLMConnectionError, LLMError, LLMStreamError
 from ..metering import Tally, make_record, metered, record_safely
@@ -170,7 +169,11 @@ def relay_events(
     `view.partial` keeps the latest)."""
     rt = opened.runtime
     acc = StreamAccumulator(rt.provider)
-    partial = PartialJson() if opened.plan.expect is not None else None
+    partial = None
+    if opened.plan.expect is not None:
+        from ..contract.partial_json import PartialJson  # JSON output only
+
+        partial = PartialJson()
     last: object = None
     error: BaseException | None = None
     try:
