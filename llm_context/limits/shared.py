@@ -17,6 +17,7 @@ The `redis` package (the `[redis]` extra) is imported here only, when a backend 
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import os
 import threading
@@ -30,6 +31,7 @@ from ..errors import LLMRateLimitBackendError
 from ..ratelimit import WINDOW_S, LimiterStats, RateLimiter
 from ..shown import shown_url
 from .scripts import ACQUIRE, RELEASE, RENEW
+from .wire import ScriptWire
 
 if TYPE_CHECKING:
     import redis
@@ -92,8 +94,8 @@ class SharedRateLimiter:
             redis_lib.TimeoutError,
             redis_lib.BusyLoadingError,
         )
-        self._acquire = self._client.register_script(ACQUIRE)
-        self._release = self._client.register_script(RELEASE)
+        # Acquires and releases share one connection: a release costs no round trip.
+        self._wire = ScriptWire(self._client, {"acquire": ACQUIRE, "release": RELEASE})
         self._renew = self._client.register_script(RENEW)
         prefix = f"llm_context:limit:{name}"
         self._keys = [f"{prefix}:{part}" for part in ("grants", "tokens", "sum", "leases")]
@@ -155,7 +157,7 @@ class SharedRateLimiter:
         waited = False
         while True:
             try:
-                granted, wait_ms = self._acquire(keys=self._keys, args=args)
+                granted, wait_ms = self._wire.call("acquire", self._keys, args)
             except self._errors as exc:
                 local = self._backend_down(exc, failures, started)
                 if local is not None:
@@ -212,7 +214,7 @@ class SharedRateLimiter:
         if not s.max_concurrency and (not s.tpm or used in (-1, grant.tokens)):
             return  # no lease to drop, no estimate to correct: no round trip
         try:
-            self._release(keys=self._keys[1:], args=[grant.id, grant.tokens, used])
+            self._wire.send("release", self._keys[1:], [grant.id, grant.tokens, used])
         except self._errors as exc:  # the lease runs out by itself; the estimate stays
             log.warning("could not release a rate-limit lease of %r: %s", self.name, exc)
 
@@ -238,6 +240,9 @@ class SharedRateLimiter:
 
     def close(self) -> None:
         self._closed.set()
+        with contextlib.suppress(*self._errors):
+            self._wire.flush()  # the releases' answers: they ran already, nothing is lost
+        self._wire.close()
         self._client.close()
 
     def stats(self) -> LimiterStats:

@@ -25,6 +25,7 @@ _PREFIX = "llm_context:usage"
 _FIELDS = tuple(f.name for f in fields(UsageTotals))
 _FLOATS = frozenset({"latency_s", "cost"})
 _KINDS = ("profile", "provider", "model")
+_GATHER_S = 0.05
 
 
 class SharedUsage:
@@ -44,6 +45,7 @@ class SharedUsage:
         self._pending = 0  # queued and not yet sent (or given up on)
         self._idle = threading.Condition()
         self._sender: threading.Thread | None = None
+        self._closing = threading.Event()
 
     def record(self, record: UsageRecord) -> None:
         """Queue one call's record (the meter's `on_usage` callback): sent in the background."""
@@ -67,6 +69,9 @@ class SharedUsage:
             first = self._queue.get()
             if first is None:
                 return
+            # Let records gather: one wake-up and one round trip for many calls, so the
+            # sender does not take the interpreter from the callers after every call.
+            self._closing.wait(_GATHER_S)
             batch = [first]
             while len(batch) < 256:
                 try:
@@ -108,6 +113,7 @@ class SharedUsage:
 
     def close(self) -> None:
         sender = self._sender
+        self._closing.set()
         if sender is not None and sender.is_alive():
             self._queue.put(None)
             sender.join(timeout=5)  # bounded: what cannot be sent by then is lost, logged
