@@ -121,7 +121,7 @@ def test_concurrency_is_shared_and_a_killed_workers_leases_return(
 
 def test_a_restarted_redis_loses_and_repeats_nothing(fake: FakeProviderServer) -> None:
     with RedisServer() as server:
-        profiles = limited(fake, server.url, rpm=1000, on_backend_error="wait")
+        profiles = limited(fake, server.url, rpm=1000, max_concurrency=4, on_backend_error="wait")
         fake.script(*[Reply("ok", delay_s=0.01) for _ in range(60)])
         with LLMContext(profiles) as ctx:
             llm = ctx.llm("openai")
@@ -186,3 +186,24 @@ def test_shared_usage_needs_a_backend(fake: FakeProviderServer) -> None:
 
     with LLMContext(fake.profiles()) as ctx, pytest.raises(LLMConfigError, match="backend"):
         ctx.usage(scope="shared")
+
+
+def test_the_script_wire_survives_a_script_flush_between_releases(redis_url: str) -> None:
+    """A release written to a Redis that forgot the script is sent again, after the answer
+    of the acquire written behind it is read: no answer is taken for another's."""
+    import redis
+
+    from llm_context.limits.wire import ScriptWire
+
+    client = redis.Redis.from_url(redis_url)
+    echo = "redis.call('INCR', KEYS[1]) return tonumber(ARGV[1])"
+    wire = ScriptWire(client, {"count": echo})
+    assert wire.call("count", ["n"], [7]) == 7
+    wire.send("count", ["n"], [1])
+    client.script_flush()
+    wire.send("count", ["n"], [2])  # Redis answers this one with NOSCRIPT
+    assert wire.call("count", ["n"], [3]) == 3
+    wire.flush()
+    assert int(client.get("n") or 0) == 4  # 7, 1, 2 (sent again) and 3: each ran once
+    wire.close()
+    client.close()

@@ -30,12 +30,21 @@ class ScriptWire:
         self._unread: list[tuple[str, list[Any]]] = []  # sent, answer not read yet
 
     def call(self, name: str, keys: list[str], args: list[Any]) -> Any:
-        """Run a script and return its answer (reading any answers still owed first)."""
+        """Run a script and return its answer. It is written before the answers still owed
+        are read, so those (usually already here) and its own come in the same read."""
         with self._lock:
             conn = self._connection()
             try:
-                self._drain(conn)
-                return self._run(conn, name, keys, args)
+                sha = self._loaded(name)
+                conn.send_command("EVALSHA", sha, len(keys), *keys, *args)
+                again = self._drain(conn)
+                try:
+                    answer = conn.read_response()
+                except self._no_script:
+                    self._sha.clear()  # a restarted Redis: load again, once
+                    answer = self._run(conn, name, keys, args)
+                self._resend(conn, again)
+                return answer
             except BaseException:
                 self._reset()
                 raise
@@ -56,6 +65,7 @@ class ScriptWire:
         with self._lock:
             if self._conn is not None and self._unread:
                 try:
+                    self._resend(self._conn, self._drain(self._conn))
                     self._drain(self._conn)
                 except BaseException:
                     self._reset()
@@ -95,16 +105,25 @@ class ScriptWire:
             conn.send_command("EVALSHA", self._loaded(name), len(keys), *keys, *args)
             return conn.read_response()
 
-    def _drain(self, conn: Any) -> None:
+    def _drain(self, conn: Any) -> list[tuple[str, list[Any]]]:
+        """Read the answers owed; the releases Redis did not know the script of (restarted)
+        are returned, to be sent again once the answers after them are read."""
         owed, self._unread = self._unread, []
+        again: list[tuple[str, list[Any]]] = []
         for position, (name, packed) in enumerate(owed):
             try:
                 conn.read_response()
             except self._no_script:
-                nkeys = packed[-1]
-                keys, args = packed[:nkeys], packed[nkeys:-1]
                 self._sha.clear()
-                self._run(conn, name, keys, args)
+                again.append((name, packed))
             except BaseException:
                 self._unread = owed[position + 1 :]
                 raise
+        return again
+
+    def _resend(self, conn: Any, again: list[tuple[str, list[Any]]]) -> None:
+        for name, packed in again:
+            nkeys = packed[-1]
+            keys, args = packed[:nkeys], packed[nkeys:-1]
+            conn.send_command("EVALSHA", self._loaded(name), len(keys), *keys, *args)
+            self._unread.append((name, packed))
