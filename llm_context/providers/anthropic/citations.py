@@ -10,13 +10,14 @@ wants back unchanged with the assistant turn: they travel in provider_state.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ...contract.citations import Citation
 from ..shared.reply_checks import optional_str
 
-__all__ = ["SERVER_BLOCKS", "citation", "server_block"]
+__all__ = ["SERVER_BLOCKS", "citation", "server_block", "server_input"]
 
 # Blocks the provider's own tools leave in a reply (not tool calls: nothing to run).
 SERVER_BLOCKS = ("server_tool_use", "web_search_tool_result")
@@ -58,3 +59,13 @@ def server_block(block: Any) -> dict[str, Any]:
     dump = getattr(block, "model_dump", None)
     raw = dump(mode="json", exclude_none=True) if callable(dump) else dict(block)
     return {k: v for k, v in raw.items() if k != "caller" or v is not None}
+
+
+def server_input(pieces: Sequence[str]) -> dict[str, Any] | None:
+    """A streamed server tool's input (its `input_json_delta`s joined), or None when it is no
+    JSON object (the block then goes back with the input its start carried)."""
+    try:
+        value = json.loads("".join(pieces))
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None

@@ -24,7 +24,7 @@ from ...streams.events import (
 from ..registry import Provider
 from ..shared.reply_checks import expect, optional_str, reading, required_list, tokens
 from ..shared.sdk import error_message
-from .citations import SERVER_BLOCKS, citation, server_block
+from .citations import SERVER_BLOCKS, citation, server_block, server_input
 
 PROVIDER = Provider.ANTHROPIC.value
 
@@ -175,6 +175,7 @@ class StreamParser:
         self.thinking: dict[int, dict[str, str]] = {}  # by content-block index
         self.tool_blocks: set[int] = set()  # the indexes of tool_use blocks
         self.server: dict[int, dict[str, Any]] = {}  # server-tool blocks, by index
+        self.server_input: dict[int, list[str]] = {}  # a server tool's streamed input JSON
         self.length = 0  # the answer's characters so far
         self.text_start: dict[int, int] = {}  # where each text block began in the answer
         self.cited: dict[int, list[Any]] = {}  # citations_delta of each text block
@@ -221,10 +222,16 @@ class StreamParser:
             elif delta.type == "signature_delta":
                 self._thinking(event.index)["signature"] += delta.signature
             elif delta.type == "input_json_delta" and event.index in self.tool_blocks:
-                # Only our tools' input: a server tool's (web search) streams its input too.
                 yield ToolCallChunk(event.index, arguments=delta.partial_json)
+            elif delta.type == "input_json_delta" and event.index in self.server:
+                # A server tool (web search) streams its input too: no call, kept to send back.
+                self.server_input.setdefault(event.index, []).append(delta.partial_json)
         elif kind == "content_block_stop" and event.index in self.tool_blocks:
             yield ToolCallEnd(event.index)
+        elif kind == "content_block_stop" and event.index in self.server_input:
+            query = server_input(self.server_input.pop(event.index))
+            if query is not None:
+                self.server[event.index]["input"] = query
         elif kind == "content_block_stop" and event.index in self.cited:
             # A citation spans its whole text block: shown once the block's end is known.
             start = self.text_start.get(event.index, 0)
