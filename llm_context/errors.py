@@ -191,32 +191,40 @@ _STATUS_TO_ERROR: dict[int, type[LLMProviderError]] = {
 }
 
 
-# How each provider says the prompt is too long for the context window (error codes, and
-# fragments of the message, lower-case): OpenAI / Azure / OpenRouter, Anthropic, Gemini,
-# Ollama and LM Studio (llama.cpp's n_ctx).
-CONTEXT_LENGTH_CODES = frozenset({"context_length_exceeded", "string_above_max_length"})
-CONTEXT_LENGTH_PHRASES = (
-    "maximum context length",
-    "context length",
-    "context window",
-    "prompt is too long",
-    "input is too long",
-    "exceeds the maximum number of tokens",
-    "input token count",
-    "too many tokens",
-    "n_ctx",
-    "reduce the length of the messages",
+# How each provider says the prompt does not fit the model's context window: ONE table of
+# (who says it, the error body's field, a lower-case fragment of that field). `code` is
+# `error.code` (OpenAI's shape), `type` is `error.type` (OpenAI's, Anthropic's and
+# llama.cpp's), `message` the human text. Checked only on 400, 413 and 422 answers.
+CONTEXT_LENGTH_SIGNS: tuple[tuple[str, str, str], ...] = (
+    ("OpenAI, Azure OpenAI", "code", "context_length_exceeded"),
+    ("OpenAI stream error events (the code in the text)", "message", "context_length_exceeded"),
+    ("llama.cpp server (LM Studio, Ollama runners)", "type", "exceed_context_size_error"),
+    ("OpenAI, Azure, OpenRouter, vLLM, Ollama", "message", "maximum context length"),
+    ("Anthropic", "message", "prompt is too long"),
+    ("Anthropic (input + max_tokens)", "message", "exceed context limit"),
+    ("Gemini", "message", "exceeds the maximum number of tokens"),
+    ("Gemini", "message", "input token count"),
+    ("Ollama, LM Studio", "message", "context length"),
+    ("llama.cpp server", "message", "context size"),
+    ("llama.cpp server", "message", "n_ctx"),
+    ("Mistral and others", "message", "context window"),
+    ("Bedrock-style gateways", "message", "input is too long"),
 )
 
 
-def is_context_length(status: int, code: object, message: str) -> bool:
-    """An error body says the prompt does not fit the model's context window."""
+def is_context_length(
+    status: int, message: str, *, code: object = None, kind: object = None
+) -> bool:
+    """An error answer (its status, message, `error.code` and `error.type`) says the prompt
+    does not fit the model's context window (see `CONTEXT_LENGTH_SIGNS`)."""
     if status not in (400, 413, 422):
         return False
-    if isinstance(code, str) and code.lower() in CONTEXT_LENGTH_CODES:
-        return True
-    text = message.lower()
-    return any(phrase in text for phrase in CONTEXT_LENGTH_PHRASES)
+    fields = {
+        "code": code.lower() if isinstance(code, str) else "",
+        "type": kind.lower() if isinstance(kind, str) else "",
+        "message": message.lower(),
+    }
+    return any(fragment in fields[field] for _, field, fragment in CONTEXT_LENGTH_SIGNS)
 
 
 def error_for_status(status: int) -> type[LLMProviderError]:

@@ -127,3 +127,86 @@ def test_the_breaker_is_shared_through_redis(fake: FakeProviderServer) -> None:
             assert two.llm("openai").chat_sync(HELLO).text == "probe from two"
             fake.script(Reply("closed for one too"))
             assert one.llm("openai").chat_sync(HELLO).text == "closed for one too"
+
+
+def test_streams_fail_fast_and_probe_too(fake: FakeProviderServer) -> None:
+    clock = FakeClock()
+    with context(fake, clock) as ctx:
+        llm = ctx.llm("openai")
+        for _ in range(3):
+            fake.script(Fault(503))
+            with pytest.raises(LLMServerError):
+                "".join(llm.stream_sync(HELLO))
+        with pytest.raises(LLMProviderUnavailableError):
+            "".join(llm.stream_sync(HELLO))
+        assert fake.served == 3
+        clock.advance(10)
+        fake.script(Reply(deltas=("probe", " streamed")))
+        assert "".join(llm.stream_sync(HELLO)) == "probe streamed"
+
+
+def test_async_open_breaker_goes_to_the_fallbacks(fake: FakeProviderServer) -> None:
+    async def main(llm: Any) -> list[str]:
+        profiles = []
+        for _ in range(3):
+            fake.script(Fault(503), Reply("fallback"))
+            profiles.append((await llm.chat(HELLO)).profile)
+        served = fake.served
+        fake.script(Reply("straight there"))
+        result = await llm.chat(HELLO)
+        assert fake.served == served + 1  # the open primary was not asked
+        return [*profiles, result.profile]
+
+    with context(fake, FakeClock(), fallbacks=["anthropic"]) as ctx:
+        assert asyncio.run(main(ctx.llm("openai"))) == ["anthropic"] * 4
+
+
+def test_one_probe_at_a_time_and_a_lost_probe_expires() -> None:
+    import threading
+
+    from llm_context.call.breaker import LocalBreakerStore
+    from llm_context.config.settings import BreakerSettings
+
+    settings = BreakerSettings(failures=2, window_s=30, cooldown_s=10)
+    clock = FakeClock()
+    store = LocalBreakerStore(clock)
+    store.failed(settings)
+    store.failed(settings)
+    assert store.admit(settings) == "open"
+    clock.advance(10)
+    verdicts: list[str] = []
+    threads = [
+        threading.Thread(target=lambda: verdicts.append(store.admit(settings))) for _ in range(16)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(verdicts) == ["open"] * 15 + ["probe"]
+    clock.advance(10)  # the probe never reported back (its caller was cancelled)
+    assert store.admit(settings) == "probe"
+    store.succeeded()
+    assert store.admit(settings) == "closed"
+
+
+def test_a_cancelled_probe_does_not_keep_the_breaker_open(fake: FakeProviderServer) -> None:
+    clock = FakeClock()
+    with context(fake, clock) as ctx:
+        llm = ctx.llm("openai")
+        fail(llm, fake, 3)
+        clock.advance(10)
+
+        async def cancelled_probe() -> None:
+            fake.script(Reply("slow", delay_s=1))
+            task = asyncio.ensure_future(llm.chat(HELLO))
+            await asyncio.sleep(0.2)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+        asyncio.run(cancelled_probe())
+        with pytest.raises(LLMProviderUnavailableError):
+            llm.chat_sync(HELLO)  # the probe is still out
+        clock.advance(10)
+        fake.script(Reply("next probe"))
+        assert llm.chat_sync(HELLO).text == "next probe"

@@ -4,11 +4,16 @@ Closed: calls go through; each transient failure (what the retry policy would re
 counted. `failures` of them within `window_s` open it: for `cooldown_s` every call fails
 fast with `LLMProviderUnavailableError`, without sending (and goes to the profile's
 fallbacks, if it has any). After the cooldown it is half-open: one call is let through as a
-probe; its success closes the breaker, its failure opens it for another cooldown.
+probe; its success closes the breaker, its failure opens it for another cooldown. A probe
+that never reports back (cancelled, or its caller gone) is given up after a cooldown, and
+the next call probes instead.
 
 The state lives in a `BreakerStore`: in-process (`LocalBreakerStore`, on the context's
 clock), or shared through the rate-limit backend (`limits.shared_breaker`), so every worker
-sees one breaker. A store has three operations, each atomic.
+sees one breaker. A store has three operations, each atomic; a new store implements them
+with the same rules (see `LocalBreakerStore`, the reference): `admit` before each attempt,
+then, once the provider answered, `failed` (a transient failure) or `succeeded` (any other
+answer); an attempt that never reached the provider reports neither.
 """
 
 from __future__ import annotations
@@ -50,23 +55,27 @@ class LocalBreakerStore:
         self._lock = threading.Lock()
         self._failures: collections.deque[float] = collections.deque()
         self._open_until: float | None = None
-        self._probing = False
+        # While the half-open probe runs: when it is given up (a probe whose call never
+        # reported back, cancelled or stuck, must not keep the breaker open for good).
+        self._probe_until: float | None = None
 
     def admit(self, settings: BreakerSettings) -> Verdict:
         now = self._clock.monotonic()
         with self._lock:
             if self._open_until is None:
                 return "closed"
-            if now < self._open_until or self._probing:
+            if now < self._open_until or (
+                self._probe_until is not None and now < self._probe_until
+            ):
                 return "open"
-            self._probing = True
+            self._probe_until = now + settings.cooldown_s
             return "probe"
 
     def failed(self, settings: BreakerSettings) -> None:
         now = self._clock.monotonic()
         with self._lock:
-            if self._probing:
-                self._probing = False
+            if self._probe_until is not None:
+                self._probe_until = None
                 self._open_until = now + settings.cooldown_s
                 return
             self._failures.append(now)
@@ -80,7 +89,7 @@ class LocalBreakerStore:
         with self._lock:
             self._failures.clear()
             self._open_until = None
-            self._probing = False
+            self._probe_until = None
 
 
 class Breaker:

@@ -15,7 +15,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
 
-from ..errors import LLMError, LLMProviderError, redact
+from ..errors import (
+    LLMBadRequestError,
+    LLMContextLengthError,
+    LLMError,
+    LLMProviderError,
+    is_context_length,
+    redact,
+)
 from ..providers.registry import adapter_class
 
 if TYPE_CHECKING:
@@ -45,6 +52,25 @@ def _plain_remote(url: str | None) -> str | None:
     except ValueError:
         pass  # a host name
     return host
+
+
+def _context_length(exc: LLMError) -> LLMError:
+    """`exc`, or an `LLMContextLengthError` when it is a plain bad request whose text says the
+    prompt does not fit the context window. SDK errors are classed in `shared.sdk` (with the
+    body's code and type); this catches the errors an adapter raises itself, such as a
+    stream's error event, so every provider's errors go through the one table."""
+    if type(exc) is not LLMBadRequestError:
+        return exc
+    status = exc.status_code if exc.status_code is not None else 400
+    if not is_context_length(status, str(exc)):
+        return exc
+    return LLMContextLengthError(
+        str(exc),
+        provider=exc.provider,
+        status_code=exc.status_code,
+        request_id=exc.request_id,
+        retry_after=exc.retry_after,
+    )
 
 
 class Connection:
@@ -115,7 +141,10 @@ class Connection:
             return fn()
         except LLMError as exc:
             self._scrub(exc)
-            raise
+            classed = _context_length(exc)
+            if classed is exc:
+                raise
+            raise classed from exc
         except StopIteration:
             raise  # a stream's end (its reader asks through here), not a failure
         except Exception as exc:
@@ -126,6 +155,7 @@ class Connection:
                     f"{self.provider}: unexpected {type(exc).__name__} during the call: {exc}",
                     provider=self.provider,
                 )
+            mapped = _context_length(mapped)
             self._scrub(mapped)
             if redact(str(exc), self.secrets()) == str(exc):
                 raise mapped from exc

@@ -208,7 +208,8 @@ def _status_error(exc: Any, provider: str, status: int) -> LLMProviderError:
     if retry_after is None:
         retry_after = _retry_delay_s(body)
     cls = error_for_status(status)
-    if is_context_length(status, _error_code(body), message):
+    code, kind = _error_code_and_type(body)
+    if is_context_length(status, message, code=code, kind=kind):
         cls = LLMContextLengthError
     return cls(
         f"{provider} returned HTTP {status}: {message}",
@@ -219,12 +220,14 @@ def _status_error(exc: Any, provider: str, status: int) -> LLMProviderError:
     )
 
 
-def _error_code(body: Any) -> object:
-    """`error.code` (OpenAI's shape) or a top-level `code`, when the body has one."""
-    error = body.get("error") if isinstance(body, Mapping) else None
-    if isinstance(error, Mapping):
-        return error.get("code")
-    return body.get("code") if isinstance(body, Mapping) else None
+def _error_code_and_type(body: Any) -> tuple[object, object]:
+    """`error.code` and `error.type` (OpenAI's, Anthropic's and llama.cpp's shapes), or a
+    top-level `code` and `type`, when the body has them."""
+    if not isinstance(body, Mapping):
+        return None, None
+    error = body.get("error")
+    where = error if isinstance(error, Mapping) else body
+    return where.get("code"), where.get("type")
 
 
 def _retry_delay_s(body: Any) -> float | None:
