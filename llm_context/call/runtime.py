@@ -8,6 +8,7 @@ feature there, which model, is the JSON reply right) live here as methods on tho
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -67,6 +68,11 @@ class Runtime:
 
         return resolve_model(self.profile, kind)
 
+    @functools.cached_property
+    def cache_defaults(self) -> CacheDefaults:
+        """The profile's caching defaults, made once (not on every call's plan)."""
+        return CacheDefaults(self.profile.cache, f"llm-context:{self.profile.name}")
+
     def plan(
         self,
         messages: Any,
@@ -97,7 +103,7 @@ class Runtime:
             fail_on_unsupported=fail_on_unsupported,
             profile_repair_attempts=self.profile.repair_attempts,
             kw=kw,
-            cache_defaults=CacheDefaults(self.profile.cache, f"llm-context:{self.profile.name}"),
+            cache_defaults=self.cache_defaults,
         )
 
     def finish(self, plan: ChatPlan, result: ChatResult) -> ChatResult:

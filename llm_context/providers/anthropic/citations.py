@@ -11,11 +11,11 @@ wants back unchanged with the assistant turn: they travel in provider_state.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from ...contract.citations import Citation
-from ..shared.reply_checks import optional_str
+from ..shared.reply_checks import field_of, optional_str
 
 __all__ = ["SERVER_BLOCKS", "citation", "server_block", "server_input"]
 
@@ -30,27 +30,23 @@ _LOCATIONS = {
 }
 
 
-def _field(obj: Any, name: str) -> Any:
-    return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
-
-
 def citation(raw: Any, start: int, end: int) -> Citation | None:
     """One of a text block's citations, spanning `start:end` of the answer (None: a kind we
     do not know, left out rather than guessed)."""
-    kind = _field(raw, "type")
-    cited = optional_str(_field(raw, "cited_text"))
+    kind = field_of(raw, "type")
+    cited = optional_str(field_of(raw, "cited_text"))
     if kind == "web_search_result_location":
-        url = optional_str(_field(raw, "url"))
-        title = optional_str(_field(raw, "title"))
+        url = optional_str(field_of(raw, "url"))
+        title = optional_str(field_of(raw, "title"))
         return Citation(url=url, title=title, cited_text=cited, start=start, end=end)
     fields = _LOCATIONS.get(kind) if isinstance(kind, str) else None
     if fields is None:
         return None
     location = {"type": kind} | {
-        name: value for name in fields if type(value := _field(raw, name)) is int
+        name: value for name in fields if type(value := field_of(raw, name)) is int
     }
-    title = optional_str(_field(raw, "document_title") or _field(raw, "title"))
-    url = optional_str(_field(raw, "source")) if kind == "search_result_location" else None
+    title = optional_str(field_of(raw, "document_title") or field_of(raw, "title"))
+    url = optional_str(field_of(raw, "source")) if kind == "search_result_location" else None
     return Citation(url, title, cited, start, end, location)
 
 

@@ -18,7 +18,7 @@ is retried like any unreadable reply, never in an AttributeError from deep in a 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from ...errors import LLMError, LLMServerError, redact
@@ -165,6 +165,12 @@ def raised_reading_reply(exc: BaseException) -> bool:
             return True
         tb = tb.tb_next
     return False
+
+
+def field_of(obj: Any, name: str) -> Any:
+    """`obj[name]` or `obj.name` (None when absent): SDK objects keep fields they do not
+    declare, as attributes or as dicts, depending on the SDK and the field."""
+    return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
 
 
 def optional_str(value: Any) -> str | None:
