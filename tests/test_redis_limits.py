@@ -26,7 +26,9 @@ pytestmark = pytest.mark.skipif(
     not redis_server_available(), reason="redis-server is not installed (`make test` installs it)"
 )
 WINDOW_S = 3.0
-JITTER_S = 0.03  # a grant reaches the fake a few ms later, more on a loaded machine
+# A grant reaches the fake a few ms later, and CI has seen 30+ ms under load: arrivals in a
+# window this much shorter than the limit's were all granted within one whole window.
+JITTER_S = 0.5
 
 
 @pytest.fixture
@@ -74,11 +76,11 @@ def test_four_processes_share_one_rate(
     with context.Pool(4) as pool:
         done = pool.starmap(run_calls, [(profiles, 150, 8, env)] * 4)
     assert done == [150] * 4 and len(fake.requests) == 600  # every call made, each sent once
-    # No window of the limit's length saw more than the limit (2% for arrival jitter). The
+    # No window of the limit's length (less the arrival jitter) saw more than the limit. The
     # first request of each of the 32 threads opens its connection after its grant, so it
     # reaches the fake up to ~0.1 s late: those are left out of the count.
     steady = sorted(arrivals)[32:]
-    assert most_in_any_window(steady, WINDOW_S - JITTER_S) <= 306
+    assert most_in_any_window(steady, WINDOW_S - JITTER_S) <= 300
     assert max(arrivals) - min(arrivals) >= WINDOW_S  # 600 at 300 a window: it really waited
 
 
