@@ -4,7 +4,9 @@
 Each call's record is queued by the meter's callback and added to Redis hashes (the total,
 and one per profile, provider and model) by a background thread, many records a pipelined
 round trip: a call never waits for Redis, and a failure to reach it is logged, never raised
-into a call. `report()` first sends what is queued. Keys live under `llm_context:usage:`.
+into a call. A batch is summed here first, so a round trip carries one HINCRBY per hash and
+field however many calls it holds (the sender's time per call falls as calls come faster).
+`report()` first sends what is queued. Keys live under `llm_context:usage:`.
 """
 
 from __future__ import annotations
@@ -84,8 +86,7 @@ class SharedUsage:
                 batch.append(item)
             try:
                 with self._client.pipeline(transaction=True) as pipe:
-                    for record in batch:
-                        _add(pipe, record)
+                    _add(pipe, batch)
                     pipe.execute()
             except self._errors as exc:
                 log.warning("could not add %d usage records to the backend: %s", len(batch), exc)
@@ -120,20 +121,27 @@ class SharedUsage:
         self._client.close()
 
 
-def _add(pipe: Any, record: UsageRecord) -> None:
-    """Queue one record's increments on a pipeline."""
-    delta = UsageTotals().add(record)
-    names = {"profile": record.profile, "provider": record.provider}
-    names["model"] = record.model or "unknown"
-    for key in [f"{_PREFIX}:total", *(f"{_PREFIX}:{k}:{v}" for k, v in names.items())]:
+def _add(pipe: Any, batch: list[UsageRecord]) -> None:
+    """Queue a batch's increments on a pipeline: summed per hash first, one HINCRBY (or
+    HINCRBYFLOAT) per hash and field, one SADD per kind of name."""
+    sums: dict[str, UsageTotals] = {}
+    names: dict[str, set[str]] = {kind: set() for kind in _KINDS}
+    for record in batch:
+        mine = {"profile": record.profile, "provider": record.provider}
+        mine["model"] = record.model or "unknown"
+        for kind, name in mine.items():
+            names[kind].add(name)
+        for key in [f"{_PREFIX}:total", *(f"{_PREFIX}:{k}:{v}" for k, v in mine.items())]:
+            sums[key] = sums.get(key, UsageTotals()).add(record)
+    for key, totals in sums.items():
         for name in _FIELDS:
-            value = getattr(delta, name)
+            value = getattr(totals, name)
             if value and name in _FLOATS:
                 pipe.hincrbyfloat(key, name, float(value))
             elif value:
                 pipe.hincrby(key, name, int(value))
-    for kind, name in names.items():
-        pipe.sadd(f"{_PREFIX}:{kind}s", name)
+    for kind, found in names.items():
+        pipe.sadd(f"{_PREFIX}:{kind}s", *sorted(found))
 
 
 def _totals(row: dict[str, Any]) -> UsageTotals:
