@@ -24,7 +24,7 @@ from llm_context.testing import CitationReply, FakeProviderServer, Reply, Search
 from .conftest import FAST_RETRY, built_providers
 from .test_features import has
 
-ANSWER = "Ærø — 東京 aside, Oslo has 709,000 people and Bergen 291,000."
+ANSWER = "Ærø — 東京 😀 aside, Oslo has 709,000 people and Bergen 291,000."
 OSLO = ANSWER.index("Oslo has 709,000 people")
 BERGEN = ANSWER.index("Bergen 291,000")
 CITATIONS = (

@@ -203,10 +203,19 @@ def chat_completions(exchange: Exchange) -> None:
     reply = exchange.scripted(Reply) or exchange.cached(
         _default_reply(exchange), chat_prefix(exchange.body)
     )
+    if reply.searches and not _asks_for_search(exchange.body):
+        exchange.send_error(400, "the scripted reply searches the web: send the web plugin")
+        return
     if exchange.request.stream:
         _stream(exchange, reply)
     else:
         exchange.send_json(_completion(exchange, reply))
+
+
+def _asks_for_search(body: dict[str, Any]) -> bool:
+    """OpenRouter's web plugin (`plugins: [{"id": "web"}]`); no other server here searches."""
+    plugins = body.get("plugins") or []
+    return any(isinstance(p, dict) and p.get("id") == "web" for p in plugins)
 
 
 def _versioned(handler: Callable[[Exchange], None]) -> Callable[[Exchange], None]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable
 from typing import Any
 
 from .defaults import (
@@ -30,6 +31,13 @@ from .wire_media import request_error, with_attachments
 __all__ = ["ROUTES", "error_body"]
 
 _DEFAULT_MODEL = "gpt-4.1-mini"
+
+_PARAGRAPH = "\n\n"  # between a reasoning summary's parts
+
+# The Responses API's web search tool types (current and legacy spellings).
+_SEARCH_TOOLS = frozenset(
+    {"web_search", "web_search_2025_08_26", "web_search_preview", "web_search_preview_2025_03_11"}
+)
 
 # status -> (error.type, error.code), as api.openai.com labels them.
 _ERROR_KINDS: dict[int, tuple[str, str | None]] = {
@@ -103,7 +111,9 @@ def _output_items(exchange: Exchange, reply: Reply) -> list[dict[str, Any]]:
     seq = exchange.seq
     items: list[dict[str, Any]] = []
     if reply.reasoning is not None:
-        summary = [{"type": "summary_text", "text": reply.reasoning}]
+        # Paragraphs are summary parts, as the API sends a long summary.
+        paragraphs = reply.reasoning.split(_PARAGRAPH)
+        summary = [{"type": "summary_text", "text": text} for text in paragraphs]
         items.append({"id": f"rs_fake_{seq}", "type": "reasoning", "summary": summary})
     for i, search in enumerate(reply.searches):
         sources = [{"type": "url", "url": url} for url, _ in search.results]
@@ -203,11 +213,19 @@ def responses(exchange: Exchange) -> None:
     reply = exchange.scripted(Reply) or exchange.cached(
         _default_reply(exchange), responses_prefix(exchange.body), reports_writes=False
     )
+    if reply.searches and not _asks_for_search(exchange.body):
+        exchange.send_error(400, "the scripted reply searches the web: send a web_search tool")
+        return
     if exchange.request.stream:
         _stream_response(exchange, reply)
     else:
         output = _output_items(exchange, reply)
         exchange.send_json(_response(exchange, reply, output, done=True))
+
+
+def _asks_for_search(body: dict[str, Any]) -> bool:
+    tools = body.get("tools") or []
+    return any(isinstance(t, dict) and t.get("type") in _SEARCH_TOOLS for t in tools)
 
 
 def fragments(arguments: str) -> list[str]:
@@ -234,33 +252,28 @@ def _stream_response(exchange: Exchange, reply: Reply) -> None:
         where = {"item_id": item["id"], "output_index": index}
         if kind == "reasoning":
             emit("response.output_item.added", output_index=index, item={**item, "summary": []})
-            text = item["summary"][0]["text"]
-            part = {"type": "summary_text", "text": ""}
-            emit("response.reasoning_summary_part.added", **where, summary_index=0, part=part)
-            for delta in split_words(text):
-                emit("response.reasoning_summary_text.delta", **where, summary_index=0, delta=delta)
-            emit("response.reasoning_summary_text.done", **where, summary_index=0, text=text)
-            part = {"type": "summary_text", "text": text}
-            emit("response.reasoning_summary_part.done", **where, summary_index=0, part=part)
+            for number, summary in enumerate(item["summary"]):
+                _stream_summary(emit, where, number, summary["text"])
         elif kind == "message":
             sent_text = True
             started_item = {**item, "status": "in_progress", "content": []}
             emit("response.output_item.added", output_index=index, item=started_item)
             part = {**item["content"][0], "text": ""}
             emit("response.content_part.added", **where, content_index=0, part=part)
+            # Each annotation right after the delta that completes its span (any left over,
+            # with a span past the text, after the last delta).
+            waiting = list(enumerate(item["content"][0]["annotations"]))
+            length = 0
             for delta in exchange.paced_deltas(reply):
                 emit(
                     "response.output_text.delta", **where, content_index=0, delta=delta, logprobs=[]
                 )
+                length += len(delta)
+                ready = [(n, a) for n, a in waiting if _span_end(a) <= length]
+                waiting = [(n, a) for n, a in waiting if _span_end(a) > length]
+                _emit_annotations(emit, where, ready)
+            _emit_annotations(emit, where, waiting)
             text = item["content"][0]["text"]
-            for number, annotation in enumerate(item["content"][0]["annotations"]):
-                emit(
-                    "response.output_text.annotation.added",
-                    **where,
-                    content_index=0,
-                    annotation_index=number,
-                    annotation=annotation,
-                )
             emit("response.output_text.done", **where, content_index=0, text=text, logprobs=[])
             emit("response.content_part.done", **where, content_index=0, part=item["content"][0])
         elif kind == "web_search_call":
@@ -286,6 +299,36 @@ def _stream_response(exchange: Exchange, reply: Reply) -> None:
     final = _response(exchange, reply, items, done=True)
     emit(f"response.{final['status']}", response=final)
     exchange.end_sse()
+
+
+def _stream_summary(
+    emit: Callable[..., None], where: dict[str, Any], number: int, text: str
+) -> None:
+    """One reasoning summary part (its `summary_index` is `number`), streamed word by word."""
+    at = {**where, "summary_index": number}
+    emit("response.reasoning_summary_part.added", **at, part={"type": "summary_text", "text": ""})
+    for delta in split_words(text):
+        emit("response.reasoning_summary_text.delta", **at, delta=delta)
+    emit("response.reasoning_summary_text.done", **at, text=text)
+    emit("response.reasoning_summary_part.done", **at, part={"type": "summary_text", "text": text})
+
+
+def _span_end(annotation: dict[str, Any]) -> int:
+    end = annotation.get("end_index")
+    return end if isinstance(end, int) else 0
+
+
+def _emit_annotations(
+    emit: Callable[..., None], where: dict[str, Any], annotations: list[tuple[int, dict[str, Any]]]
+) -> None:
+    for number, annotation in annotations:
+        emit(
+            "response.output_text.annotation.added",
+            **where,
+            content_index=0,
+            annotation_index=number,
+            annotation=annotation,
+        )
 
 
 # ---- embeddings ------------------------------------------------------------------------
