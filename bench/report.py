@@ -182,6 +182,15 @@ def _rows(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 f"+{shared['added_ms']:.3f} ms a call",
             )
         )
+    if "round_trip_ms" in shared:
+        rows.append(
+            (
+                "  of which the floor: one bare Redis round trip",
+                "",
+                "",
+                f"+{shared['round_trip_ms']:.3f} ms a call",
+            )
+        )
     t = d.get("throughput", {})
     for c in (k for k in t if k.startswith("c") and k[1:].isdigit()):
         rows.append(

@@ -1,11 +1,14 @@
 """The shared rate limiter's cost: `chat_sync` through a profile limited in Redis (a real
 redis-server on loopback) against the same profile with no limits, on the zero-latency fake.
 The difference is what a worker pays per call for sharing its quota (the issue's target:
-under 0.3 ms)."""
+under 0.3 ms). Beside it, the floor: the same unlimited call followed by one bare script
+round trip to the same Redis (`return 1`), since an atomic acquire is one round trip."""
 
 from __future__ import annotations
 
 from typing import Any
+
+import redis as redis_lib
 
 from llm_context import LLMContext
 from llm_context.testing.redis_server import RedisServer, redis_server_available
@@ -38,8 +41,19 @@ def measure_shared_limits(server: ServerProcess, config: BenchConfig) -> dict[st
                 block=config.call_block,
                 warmup=config.call_warmup,
             )
+            client = redis_lib.Redis.from_url(redis.url)
+            bare = client.register_script("return 1")
+            floor = paired(
+                lambda: free.chat_sync(HELLO) and bare() and None,
+                lambda: free.chat_sync(HELLO) and None,
+                samples=config.call_samples,
+                block=config.call_block,
+                warmup=config.call_warmup,
+            )
+            client.close()
     return {
         "limited_ms": result.ours_ms,
         "unlimited_ms": result.theirs_ms,
         "added_ms": round(result.ours_ms - result.theirs_ms, 4),
+        "round_trip_ms": round(floor.ours_ms - floor.theirs_ms, 4),
     }

@@ -209,3 +209,19 @@ def test_the_script_wire_survives_a_script_flush_between_releases(redis_url: str
     assert int(client.get("n") or 0) == 4  # 7, 1, 2 (sent again) and 3: each ran once
     wire.close()
     client.close()
+
+
+def test_the_wire_packs_commands_as_redis_py_does(redis_url: str) -> None:
+    """The limiter's own packer writes the bytes redis-py's would, non-ASCII keys included."""
+    import redis
+
+    from llm_context.limits.wire import packed
+
+    client = redis.Redis.from_url(redis_url)
+    parts = ("EVALSHA", "a" * 40, 2, "llm_context:limit:ørg:grants", "k2", "id", 0, -1, 60000)
+    conn = client.connection_pool.get_connection()
+    try:
+        assert packed(*parts) == b"".join(conn.pack_command(*parts))
+    finally:
+        client.connection_pool.release(conn)
+        client.close()

@@ -15,6 +15,16 @@ from typing import Any
 __all__ = ["ScriptWire"]
 
 
+def packed(*parts: Any) -> bytes:
+    """One command in Redis's wire protocol (RESP): the limiter's few str and int arguments,
+    packed here in one pass (redis-py's general packer costs a tenth of a round trip)."""
+    out = [b"*%d\r\n" % len(parts)]
+    for part in parts:
+        data = part if isinstance(part, bytes) else str(part).encode()
+        out.append(b"$%d\r\n%b\r\n" % (len(data), data))
+    return b"".join(out)
+
+
 class ScriptWire:
     """Scripts by name over one owned connection; thread-safe."""
 
@@ -36,7 +46,7 @@ class ScriptWire:
             conn = self._connection()
             try:
                 sha = self._loaded(name)
-                conn.send_command("EVALSHA", sha, len(keys), *keys, *args)
+                conn.send_packed_command([packed("EVALSHA", sha, len(keys), *keys, *args)])
                 again = self._drain(conn)
                 try:
                     answer = conn.read_response()
@@ -54,7 +64,8 @@ class ScriptWire:
         with self._lock:
             conn = self._connection()
             try:
-                conn.send_command("EVALSHA", self._loaded(name), len(keys), *keys, *args)
+                sha = self._loaded(name)
+                conn.send_packed_command([packed("EVALSHA", sha, len(keys), *keys, *args)])
                 self._unread.append((name, [*keys, *args, len(keys)]))
             except BaseException:
                 self._reset()
