@@ -17,10 +17,10 @@ from .client import LLMClient
 from .clock import Clock, SystemClock
 from .config.settings import Profile
 from .errors import LLMConfigError, LLMInputError
+from .limits.local import LimiterStats
 from .limits.pool import REDIS_URL_ENV, Limiter, RateLimiters, backend_url
 from .metering import Meter, UsageCallback, UsageReport
 from .providers.registry import Provider
-from .ratelimit import LimiterStats
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor

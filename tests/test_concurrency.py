@@ -15,8 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from llm_context import ChatResult
 from llm_context.clock import FakeClock
+from llm_context.limits.local import WINDOW_S
 from llm_context.metering import UsageRecord
-from llm_context.ratelimit import WINDOW_S
 from llm_context.testing import FakeProviderServer
 
 from .conftest import make_context

@@ -17,13 +17,9 @@ from llm_context import LLMContext
 from llm_context.clock import FakeClock
 from llm_context.config.settings import RateLimitSettings
 from llm_context.errors import LLMInputError
+from llm_context.limits.estimate import estimate_chat_tokens, estimate_text_tokens, tokens_used
+from llm_context.limits.local import RateLimiter
 from llm_context.limits.pool import RateLimiters, strictest
-from llm_context.ratelimit import (
-    RateLimiter,
-    estimate_chat_tokens,
-    estimate_text_tokens,
-    tokens_used,
-)
 from llm_context.testing import FakeProviderServer, Reply, UsageReply
 
 from .conftest import make_context

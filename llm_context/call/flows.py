@@ -26,9 +26,9 @@ from ..contract.request import ChatRequest, EmbedRequest, ImageRequest, InputIma
 from ..contract.results import ChatResult, EmbeddingResult, ImageGenerationResult, add_usage
 from ..contract.text_check import check_text
 from ..errors import LLMInputError, LLMOutputError
+from ..limits.estimate import estimate_chat_tokens, estimate_text_tokens, tokens_used
 from ..metering import Operation, Tally, metered
 from ..providers.base import Feature
-from ..ratelimit import estimate_chat_tokens, estimate_text_tokens, tokens_used
 from ..raw import send_raw
 from .fallback import falls_back_now
 from .plan import ChatPlan

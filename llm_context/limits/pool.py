@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from ..clock import Clock
 from ..config.settings import RateLimitSettings
-from ..ratelimit import LimiterStats, RateLimiter
+from .local import LimiterStats, RateLimiter
 
 __all__ = ["Limiter", "RateLimiters", "backend_url", "strictest"]
 

@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 from ..clock import Clock
 from ..config.settings import RateLimitSettings
 from ..errors import LLMRateLimitBackendError
-from ..ratelimit import WINDOW_S, LimiterStats, RateLimiter
 from ..shown import shown_url
+from .local import WINDOW_S, LimiterStats, RateLimiter
 from .scripts import ACQUIRE, RELEASE, RENEW
 from .wire import ScriptWire
 

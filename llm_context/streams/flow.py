@@ -24,8 +24,8 @@ from ..call.steps import Call, Permit, Steps
 from ..contract.events import ChatEvent, Completed, PartialObject, UsageReported
 from ..contract.results import ChatResult, add_usage
 from ..errors import LLMConnectionError, LLMError, LLMStreamError
+from ..limits.estimate import estimate_chat_tokens, tokens_used
 from ..metering import Tally, make_record, metered, record_safely
-from ..ratelimit import estimate_chat_tokens, tokens_used
 from .events import (
     CitationAdded,
     ReasoningDelta,

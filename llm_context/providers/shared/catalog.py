@@ -13,7 +13,7 @@ from typing import Any
 
 from ...contract.request import ChatRequest
 from ...contract.results import ModelInfo, TokenCount
-from ...ratelimit import estimate_chat_tokens
+from ...limits.estimate import estimate_chat_tokens
 from .reply_checks import optional_str, reading, token_count, unreadable
 
 __all__ = [

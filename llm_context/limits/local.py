@@ -11,71 +11,29 @@ crowd of waiters costs a constant amount of work per request (a running token to
 each check O(1)). A call that could only be served by a slot its own thread (or task)
 holds raises `LLMInputError` instead of blocking forever.
 
-One context's limiters (per profile, or per `group`) are held by `limits.pool`; a group
-shared across processes is `limits.shared`.
+One context's limiters (per profile, or per `group`) are held by `pool`; a group shared
+across processes is `shared`; the token estimates they count are in `estimate`.
 """
 
 from __future__ import annotations
 
 import collections
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .clock import Clock
-from .config.settings import RateLimitSettings
-from .contract.messages import ImagePart, TextPart
-from .contract.request import ChatRequest
-from .errors import LLMInputError
+from ..clock import Clock
+from ..config.settings import RateLimitSettings
+from ..errors import LLMInputError
 
 if TYPE_CHECKING:
     import asyncio
 
-__all__ = [
-    "LimiterStats",
-    "RateLimiter",
-    "estimate_chat_tokens",
-    "estimate_text_tokens",
-    "tokens_used",
-]
+__all__ = ["WINDOW_S", "LimiterStats", "RateLimiter"]
 
 WINDOW_S = 60.0
 _MIN_WAIT_S = 0.001  # rounding at the window's edge must not turn into a busy loop
-_IMAGE_TOKENS = 85  # a flat guess per input image: the real count arrives with the usage
-
-
-def estimate_text_tokens(texts: Iterable[str]) -> int:
-    """About four characters per token."""
-    return sum(-(-len(text) // 4) for text in texts)
-
-
-def estimate_chat_tokens(request: ChatRequest) -> int:
-    """A request's token estimate: its text at ~4 chars a token, images at a flat rate,
-    plus `max_output_tokens` (the reply's worst case) when it is set."""
-    texts: list[str] = []
-    images = 0
-    for message in request.messages:
-        for part in message.parts:
-            if isinstance(part, TextPart):
-                texts.append(part.text)
-            elif isinstance(part, ImagePart):
-                images += 1
-        texts.extend(call.arguments_json for call in message.tool_calls)
-    texts.extend(tool.description + str(tool.parameters) for tool in request.tools)
-    estimate = estimate_text_tokens(texts) + images * _IMAGE_TOKENS
-    return estimate + (request.max_output_tokens or 0)
-
-
-def tokens_used(usage: Mapping[str, int] | None) -> int | None:
-    """The tokens a reply really cost (None when the provider reported no usage)."""
-    if not usage:
-        return None
-    total = usage.get("total_tokens")
-    if total:
-        return int(total)
-    counted = int(usage.get("input_tokens", 0)) + int(usage.get("output_tokens", 0))
-    return counted or None
 
 
 @dataclass(frozen=True)
