@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from .batches import BatchLifecycle
     from .routing import Exchange, RecordedRequest, Route
     from .schema_example import example_for_schema
     from .script import (
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 # Names load on first use: the pytest plugin (in this package) loads in every pytest run of
 # every project with llm_context installed, and should not pay for the server there.
 _LAZY = {
+    "BatchLifecycle": ".batches",
     "Exchange": ".routing",
     "RecordedRequest": ".routing",
     "Route": ".routing",
@@ -63,6 +65,7 @@ _LAZY = {
 
 __all__ = [
     "FAST_RETRY",
+    "BatchLifecycle",
     "CitationReply",
     "EmbeddingReply",
     "Exchange",

@@ -155,6 +155,7 @@ class Handler(BaseHTTPRequestHandler):
             write=self.wfile.write,
             extra_headers=extra,
             prompt_cache=fake.prompt_cache,
+            batches=fake.batches,
         )
         try:
             self._answer(exchange, route, item)

@@ -14,10 +14,13 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .prompt_cache import PromptCache, Split
 from .script import Reply, ScriptItem
+
+if TYPE_CHECKING:
+    from .batches import BatchStore
 
 __all__ = [
     "CREDENTIAL_HEADERS",
@@ -182,9 +185,11 @@ class Exchange:
         write: Callable[[bytes], object],
         extra_headers: Mapping[str, str],
         prompt_cache: PromptCache | None = None,
+        batches: BatchStore | None = None,
     ) -> None:
         self.request = request
         self.prompt_cache = prompt_cache
+        self.batches = batches  # the server's batch jobs (batch endpoints only use it)
         self.route = route
         self.params = dict(params)
         self.item = item

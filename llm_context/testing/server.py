@@ -19,7 +19,8 @@ from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
-from . import wire_anthropic, wire_catalog, wire_chat, wire_google, wire_openai
+from . import wire_anthropic, wire_batch, wire_catalog, wire_chat, wire_google, wire_openai
+from .batches import BatchLifecycle, BatchStore
 from .defaults import IMAGE_ASSET_PATH, TINY_PNG
 from .http import REQUESTS_PATH, FakeHTTPServer, Handler, generic_error_body
 from .prompt_cache import PromptCache
@@ -55,6 +56,7 @@ ROUTES: tuple[Route, ...] = (
     *wire_chat.ROUTES,
     *wire_anthropic.ROUTES,
     *wire_google.ROUTES,
+    *wire_batch.ROUTES,
     *_BUILTIN_ROUTES,
 )
 """Every route the server knows, first match wins. A new wire module adds its tuple here."""
@@ -128,6 +130,7 @@ class FakeProviderServer:
         self._served = 0
         self._seq = 0
         self.prompt_cache = PromptCache()  # what unscripted replies report as cached
+        self.batches = BatchStore(self._take, self.find_route)  # the batch APIs' jobs
         self._httpd: FakeHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -271,6 +274,24 @@ class FakeProviderServer:
             self._queue.extend(items)
 
     @property
+    def batch_lifecycle(self) -> BatchLifecycle:
+        """How batch jobs created from now on run (see `BatchLifecycle`)."""
+        return self.batches.lifecycle
+
+    @batch_lifecycle.setter
+    def batch_lifecycle(self, lifecycle: BatchLifecycle) -> None:
+        if not isinstance(lifecycle, BatchLifecycle):
+            raise TypeError("batch_lifecycle takes a BatchLifecycle(polls=..., end=...)")
+        self.batches.lifecycle = lifecycle
+
+    def _take(self, count: int) -> list[ScriptItem | None]:
+        """The next `count` script items for a batch's items (None once the script is out)."""
+        with self._lock:
+            taken = [self._queue.popleft() if self._queue else None for _ in range(count)]
+            self._served += sum(1 for item in taken if item is not None)
+            return taken
+
+    @property
     def pending(self) -> int:
         """Scripted items not consumed yet."""
         with self._lock:
@@ -321,6 +342,7 @@ class FakeProviderServer:
             self._served = 0
             self._seq = 0  # request and item ids start over: tests may assert them
         self.prompt_cache.clear()
+        self.batches.clear()
 
     # ---- used by the request handler -------------------------------------------------
 
