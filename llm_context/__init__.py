@@ -18,10 +18,12 @@ TYPE_CHECKING = False  # what mypy reads as typing.TYPE_CHECKING, without import
 if TYPE_CHECKING:
     from typing import Any
 
+    from .batch_job import BatchJob
     from .client import LLMClient
     from .clock import Clock, FakeClock
     from .config.settings import Profile
     from .context import LLMContext, context
+    from .contract.batches import BatchCounts, BatchStatus
     from .contract.citations import Citation
     from .contract.events import (
         ChatEvent,
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
     from .errors import (
         LLMAuthenticationError,
         LLMBadRequestError,
+        LLMBatchItemError,
         LLMConfigError,
         LLMConnectionError,
         LLMContextLengthError,
@@ -86,6 +89,9 @@ _LAZY = {
     "ToolCallStarted": ".contract.events",
     "UsageReported": ".contract.events",
     "Citation": ".contract.citations",
+    "BatchCounts": ".contract.batches",
+    "BatchJob": ".batch_job",
+    "BatchStatus": ".contract.batches",
     "AsyncChatStream": ".streams.handles",
     "ChatResult": ".contract.results",
     "ChatStream": ".streams.handles",
@@ -99,6 +105,7 @@ _LAZY = {
     "TokenCount": ".contract.results",
     "LLMAuthenticationError": ".errors",
     "LLMBadRequestError": ".errors",
+    "LLMBatchItemError": ".errors",
     "LLMClient": ".client",
     "LLMConfigError": ".errors",
     "LLMConnectionError": ".errors",
@@ -132,6 +139,9 @@ _LAZY = {
 
 __all__ = [
     "AsyncChatStream",
+    "BatchCounts",
+    "BatchJob",
+    "BatchStatus",
     "ChatEvent",
     "ChatResult",
     "ChatStream",
@@ -146,6 +156,7 @@ __all__ = [
     "ImageGenerationResult",
     "LLMAuthenticationError",
     "LLMBadRequestError",
+    "LLMBatchItemError",
     "LLMClient",
     "LLMConfigError",
     "LLMConnectionError",

@@ -48,6 +48,7 @@ from .streams.flow import (
 from .streams.handles import AsyncChatStream, ChatStream, StreamView
 
 if TYPE_CHECKING:
+    from .batch_job import BatchJob
     from .call.breaker import Breaker
     from .streams.callbacks import TextCallback, ToolCallback
     from .tool_loop import FunctionTool, ToolLoopResult
@@ -447,6 +448,37 @@ class LLMClient:
         from .tool_loop import run_tool_loop_async
 
         return await run_tool_loop_async(self, messages, tools, max_turns, **opts)
+
+    # -- provider batch jobs --------------------------------------------------------------------
+
+    def batch_sync(self, requests: Sequence[Mapping[str, Any]]) -> BatchJob:
+        """Send `requests` as one provider batch job (about half the price, answered within a
+        day) and return its handle. Each request is `{"custom_id": ..., "messages": [...],
+        **chat options}`, validated as `chat_sync` would: bad input raises before anything
+        is uploaded. OpenAI, Azure OpenAI, Anthropic and Gemini."""
+        from .batch_job import submit
+
+        return self._run_sync(submit(self.runtime, requests, self._run_sync, self._run_async))
+
+    async def batch(self, requests: Sequence[Mapping[str, Any]]) -> BatchJob:
+        """`batch_sync`, awaitable."""
+        from .batch_job import submit
+
+        flow = submit(self.runtime, requests, self._run_sync, self._run_async)
+        return await self._run_async(flow)
+
+    def batch_job_sync(self, job_id: str) -> BatchJob:
+        """The handle of a batch job sent earlier (by this process or another), read now."""
+        from .batch_job import reattach
+
+        return self._run_sync(reattach(self.runtime, job_id, self._run_sync, self._run_async))
+
+    async def batch_job(self, job_id: str) -> BatchJob:
+        """`batch_job_sync`, awaitable."""
+        from .batch_job import reattach
+
+        flow = reattach(self.runtime, job_id, self._run_sync, self._run_async)
+        return await self._run_async(flow)
 
     def close(self) -> None:
         """Release connections (the SDK client and the raw session). The client stays usable:

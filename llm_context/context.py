@@ -25,6 +25,7 @@ from .providers.registry import Provider
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
 
+    from .batch_job import BatchJob
     from .call.breaker import Breaker, BreakerStore
     from .config.profiles import ProfileStore
     from .limits.shared_usage import SharedUsage
@@ -224,6 +225,11 @@ class LLMContext:
                 client = LLMClient(current, self)
                 self._clients[name] = client
             return client
+
+    def batch(self, job_id: str, *, profile: str | None = None) -> BatchJob:
+        """Reattach to a provider batch job by its id (after a restart, or from another
+        process): `context.batch("batch_abc", profile="openai").wait().results()`."""
+        return self.llm(profile).batch_job_sync(job_id)
 
     def llm_set_key(
         self, provider: Provider | str, model: str | None, api_key: str, profile: str = "default"

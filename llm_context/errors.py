@@ -15,7 +15,8 @@
         ├── LLMServerError             5xx, 529 overloaded, 408 / 409 transient
         ├── LLMTimeoutError            connect or read timeout
         ├── LLMConnectionError         refused, reset, DNS
-        └── LLMProviderUnavailableError  the profile's circuit breaker is open: nothing sent
+        ├── LLMProviderUnavailableError  the profile's circuit breaker is open: nothing sent
+        └── LLMBatchItemError          a batch item never answered: expired or cancelled
 
 Every provider error carries `.provider`, `.status_code` and `.request_id` where known.
 Messages never contain an API key: `redact()` scrubs every text that may echo one.
@@ -31,6 +32,7 @@ from typing import Any
 __all__ = [
     "LLMAuthenticationError",
     "LLMBadRequestError",
+    "LLMBatchItemError",
     "LLMConfigError",
     "LLMConnectionError",
     "LLMContextLengthError",
@@ -174,6 +176,15 @@ class LLMConnectionError(LLMProviderError):
 class LLMProviderUnavailableError(LLMProviderError):
     """The profile's circuit breaker is open after repeated failures: the call failed fast,
     nothing was sent. It goes to the profile's fallbacks, if any; it is never retried."""
+
+
+class LLMBatchItemError(LLMProviderError):
+    """A batch item the provider never answered: the job expired or was cancelled before
+    it ran (`.reason` is "expired", "cancelled" or "missing"). Send it again."""
+
+    def __init__(self, message: str, *, provider: str | None = None, reason: str) -> None:
+        super().__init__(message, provider=provider)
+        self.reason = reason
 
 
 # One table: HTTP status -> error class. Anything unlisted falls back by status class.

@@ -28,6 +28,7 @@ __all__ = [
     "UsageRecord",
     "UsageReport",
     "UsageTotals",
+    "batch_item_record",
     "cost_of",
     "metered",
 ]
@@ -77,7 +78,8 @@ class UsageRecord:
     nothing was sent); `attempts` counts requests sent (embedding batches, retries and JSON
     repair turns included); `retries` the requests re-sent by the retry policy after a
     transient failure; `repairs` the JSON repair turns; `error` is the exception class name
-    when the call failed; `cost` is USD when the profile has `pricing`.
+    when the call failed; `cost` is USD when the profile has `pricing`; `batch` marks an
+    item of a provider batch job (its cost at the profile's `pricing.batch_discount`).
     """
 
     profile: str
@@ -92,6 +94,7 @@ class UsageRecord:
     sent_at: float | None = None
     retries: int = 0
     repairs: int = 0
+    batch: bool = False
 
 
 @dataclass(frozen=True)
@@ -293,6 +296,28 @@ def make_record(
         sent_at=tally.sent_at,
         retries=tally.retries,
         repairs=tally.repairs,
+    )
+
+
+def batch_item_record(
+    profile: Profile, model: str | None, usage: Mapping[str, int], error: BaseException | None
+) -> UsageRecord:
+    """The record of one batch item: no latency of its own (the job's is hours), one
+    attempt, its cost with the batch discount taken off."""
+    cost = cost_of(usage, profile.pricing)
+    if cost is not None and profile.pricing is not None:
+        cost *= 1.0 - profile.pricing.batch_discount
+    return UsageRecord(
+        profile=profile.name,
+        provider=profile.provider.value,
+        model=model,
+        operation="chat",
+        usage=MappingProxyType(dict(usage)),
+        latency_s=0.0,
+        attempts=1,
+        error=None if error is None else type(error).__name__,
+        cost=cost,
+        batch=True,
     )
 
 

@@ -40,6 +40,8 @@ def sample(cls: type[LLMError]) -> LLMError:
         return cls("cut", partial_text="Once upon", provider="google")
     if cls is errors.LLMInputError:
         return cls("messages[0]: bad", provider="openai")
+    if cls is errors.LLMBatchItemError:
+        return cls("row-3 got no answer", provider="anthropic", reason="expired")
     if issubclass(cls, LLMProviderError):
         return cls(
             "slow down", provider="openai", status_code=429, request_id="req_1", retry_after=7.5

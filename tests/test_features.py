@@ -446,6 +446,7 @@ def test_unsupported_features_raise_before_sending(
         Feature.IMAGE_GENERATION: lambda: llm.generate_image_sync("x", model="m"),
         Feature.DOCUMENTS: lambda: llm.chat_sync([{"role": "user", "content": [PDF_PART]}]),
         Feature.AUDIO: lambda: llm.chat_sync([{"role": "user", "content": [AUDIO_PART]}]),
+        Feature.BATCH: lambda: llm.batch_sync([{"custom_id": "q", "messages": HELLO}]),
     }
     lacking = [f for f in attempts if not has(provider, f, model)]
     for feature in lacking:

@@ -128,8 +128,9 @@ class Connection:
         key = getattr(adapter, "api_key", None) if adapter is not None else None
         return (self.profile.api_key, key)
 
-    def _scrub(self, exc: BaseException) -> None:
-        """Remove secrets from an error's text (a provider may echo the key back)."""
+    def scrub(self, exc: BaseException) -> None:
+        """Remove secrets from an error's text (a provider may echo the key back); also for
+        errors handed back as values, such as a batch item's."""
         text = str(exc)
         clean = redact(text, self.secrets())
         if clean != text:
@@ -140,7 +141,7 @@ class Connection:
         try:
             return fn()
         except LLMError as exc:
-            self._scrub(exc)
+            self.scrub(exc)
             classed = _context_length(exc)
             if classed is exc:
                 raise
@@ -156,7 +157,7 @@ class Connection:
                     provider=self.provider,
                 )
             mapped = _context_length(mapped)
-            self._scrub(mapped)
+            self.scrub(mapped)
             if redact(str(exc), self.secrets()) == str(exc):
                 raise mapped from exc
             leaking = mapped

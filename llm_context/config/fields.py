@@ -182,8 +182,12 @@ def text_field(*, optional: bool = True) -> Check:
     return check
 
 
-def _number(minimum: float, *, exclusive: bool = False, optional: bool = False) -> Check:
+def _number(
+    minimum: float, *, exclusive: bool = False, optional: bool = False, maximum: float = math.inf
+) -> Check:
     bound = f"> {minimum:g}" if exclusive else f">= {minimum:g}"
+    if maximum < math.inf:
+        bound += f" and <= {maximum:g}"
 
     def check(value: object) -> object:
         if value is None and optional:
@@ -196,7 +200,11 @@ def _number(minimum: float, *, exclusive: bool = False, optional: bool = False) 
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             null = " or null" if optional else ""
             raise Problem(f"expected a number {bound}{null}, got {type_name(value)}")
-        if not math.isfinite(value) or value < minimum or (exclusive and value == minimum):
+        if (
+            not math.isfinite(value)
+            or not minimum <= value <= maximum
+            or (exclusive and value == minimum)
+        ):
             raise Problem(f"must be a finite number {bound}")
         return float(value)
 
@@ -406,6 +414,7 @@ _pricing = _settings(
         "output_per_million": _number(0),
         "cached_input_per_million": _number(0, optional=True),
         "cache_write_per_million": _number(0, optional=True),
+        "batch_discount": _number(0, maximum=1),
     },
 )
 

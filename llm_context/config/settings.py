@@ -83,6 +83,7 @@ class Pricing:
     output_per_million: float = 0.0
     cached_input_per_million: float | None = None  # cache reads; None: the input rate
     cache_write_per_million: float | None = None  # cache writes; None: the input rate
+    batch_discount: float = 0.5  # the share taken off a batch item's price (0.5: half price)
 
 
 def mask_key(key: str | None) -> str:

@@ -10,12 +10,13 @@ the client does that once for all of them. SDK failures are turned into our erro
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:  # annotations only: `Feature` and the registry stay light to import
     from ..config.profiles import Profile
+    from ..contract.batches import BatchInfo, BatchItem
     from ..contract.request import ChatRequest, EmbedRequest, ImageRequest
     from ..contract.results import (
         ChatResult,
@@ -24,9 +25,10 @@ if TYPE_CHECKING:  # annotations only: `Feature` and the registry stay light to 
         ModelInfo,
         TokenCount,
     )
+    from ..errors import LLMError
     from ..streams.events import StreamEvent
 
-__all__ = ["Adapter", "Feature", "RawAuth"]
+__all__ = ["Adapter", "BatchAPI", "Feature", "RawAuth"]
 
 
 class Feature(str, enum.Enum):
@@ -52,6 +54,7 @@ class Feature(str, enum.Enum):
     CACHE_MARKERS = "prompt cache markers"
     TOKEN_COUNT = "exact token counts"
     MODEL_LIST = "model list"
+    BATCH = "batch API"
 
 
 @dataclass(frozen=True)
@@ -63,10 +66,34 @@ class RawAuth:
     params: Mapping[str, str]
 
 
+class BatchAPI(Protocol):
+    """A provider's batch service, on the adapter's SDK client (`Adapter.batches`)."""
+
+    def submit(self, items: Sequence[BatchItem]) -> BatchInfo:
+        """Send every item and start the job."""
+        ...
+
+    def read(self, batch_id: str) -> BatchInfo:
+        """The job's state now."""
+        ...
+
+    def cancel(self, batch_id: str) -> BatchInfo:
+        """Ask the provider to stop the job; its state after asking."""
+        ...
+
+    def results(
+        self, info: BatchInfo, order: Sequence[str] | None
+    ) -> dict[str, ChatResult | LLMError]:
+        """Each item's outcome, in `order` (the custom ids as sent) when it is known."""
+        ...
+
+
 class Adapter(Protocol):
     """One provider behind its official SDK. Built once per profile and reused."""
 
     provider: str
+    # The provider's batch service; None where it has none (`Feature.BATCH` says the same).
+    batches: BatchAPI | None
 
     def __init__(self, profile: Profile) -> None: ...
 

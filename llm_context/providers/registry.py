@@ -147,6 +147,9 @@ class ProviderSpec:
     # The largest document or audio file (decoded bytes) sent inline; None: no documented limit.
     max_file_bytes: int | None = None
     auto_cache: AutoCache = None
+    # Its batch API: the most requests a job takes, and whether they must share one model.
+    max_batch_items: int = 0
+    batch_one_model: bool = True
 
     def features_for(self, model: str) -> frozenset[Feature]:
         """The provider's features less what this model lacks."""
@@ -172,7 +175,8 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
             | _COUNTS
             | _CACHE
             | _SEARCH
-            | {_F.JSON_OBJECT, _F.REASONING, _F.EMBED, _F.IMAGE_GENERATION, _F.IMAGE_EDIT},
+            | {_F.JSON_OBJECT, _F.REASONING, _F.EMBED, _F.IMAGE_GENERATION, _F.IMAGE_EDIT}
+            | {_F.BATCH},
             default_model="gpt-4.1-mini",
             default_base_url="https://api.openai.com/v1",
             key_env=("OPENAI_API_KEY",),
@@ -183,6 +187,7 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
             # "up to 50 MB per file" (platform.openai.com/docs/guides/pdf-files, File inputs)
             max_file_bytes=50 * _MB,
             auto_cache="cache_key",
+            max_batch_items=50_000,  # "up to 50,000 requests", one model a file
         ),
         ProviderSpec(
             Provider.AZURE,
@@ -192,7 +197,8 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
             | _COUNTS  # the v1 (Responses) API counts; a dated api_version estimates
             | _CACHE  # deployments are named by their owner: the API judges the model
             | _SEARCH
-            | {_F.JSON_OBJECT, _F.REASONING, _F.EMBED, _F.IMAGE_GENERATION, _F.IMAGE_EDIT},
+            | {_F.JSON_OBJECT, _F.REASONING, _F.EMBED, _F.IMAGE_GENERATION, _F.IMAGE_EDIT}
+            | {_F.BATCH},
             default_model=None,  # a deployment name is always the user's own
             default_base_url=None,
             key_env=("AZURE_OPENAI_API_KEY",),
@@ -205,6 +211,7 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
             default_image_model=None,
             max_file_bytes=50 * _MB,  # the same OpenAI models and file inputs as above
             auto_cache="cache_key",
+            max_batch_items=100_000,  # a global batch deployment's file; one deployment
         ),
         ProviderSpec(
             Provider.ANTHROPIC,
@@ -216,7 +223,7 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
             | _COUNTS
             | _CACHE
             | _SEARCH
-            | {_F.DOCUMENTS, _F.DOCUMENT_CITATIONS, _F.JSON_OBJECT, _F.REASONING},
+            | {_F.DOCUMENTS, _F.DOCUMENT_CITATIONS, _F.JSON_OBJECT, _F.REASONING, _F.BATCH},
             default_model="claude-sonnet-4-6",
             default_base_url="https://api.anthropic.com",
             key_env=("ANTHROPIC_API_KEY",),
@@ -226,6 +233,8 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
             # pdf-support): base64 grows the file by 4/3, so 24 MB of file fills it.
             max_file_bytes=24 * _MB,
             auto_cache="markers",
+            max_batch_items=100_000,  # "100,000 Message requests or 256 MB", any models
+            batch_one_model=False,
         ),
         ProviderSpec(
             Provider.GOOGLE,
@@ -234,7 +243,8 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
             | _MEDIA
             | _COUNTS
             | _SEARCH
-            | {_F.JSON_OBJECT, _F.REASONING, _F.EMBED, _F.IMAGE_GENERATION, _F.IMAGE_EDIT},
+            | {_F.JSON_OBJECT, _F.REASONING, _F.EMBED, _F.IMAGE_GENERATION, _F.IMAGE_EDIT}
+            | {_F.BATCH},
             default_model="gemini-2.5-flash",
             default_base_url="https://generativelanguage.googleapis.com",
             key_env=("GEMINI_API_KEY", "GOOGLE_API_KEY"),
@@ -247,6 +257,8 @@ PROVIDERS: dict[Provider, ProviderSpec] = {
             # Inline data: "the total request size is 20MB" (ai.google.dev/gemini-api/docs/
             # document-processing); larger files go through the Files API.
             max_file_bytes=20 * _MB,
+            # Inline requests: the job is one request of at most 20 MB; a job runs one model.
+            max_batch_items=10_000,
         ),
         ProviderSpec(
             Provider.OPENROUTER,

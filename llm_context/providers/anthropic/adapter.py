@@ -28,6 +28,7 @@ from ..base import Feature, RawAuth
 from ..registry import Provider
 from ..shared import catalog, redirects
 from ..shared.sdk import map_sdk_error, sdk_timeout, stream_events
+from .batches import AnthropicBatches
 from .reply import StreamParser, parse_response, stream_error
 from .request import build_params
 
@@ -50,6 +51,7 @@ class AnthropicAdapter:
             http_client=redirects.http_client(anthropic.DefaultHttpxClient, self.provider),
         )
         log_redaction.protect(self.client, log_redaction.profile_secrets(profile))
+        self.batches = AnthropicBatches(self.client)
 
     def chat(self, request: ChatRequest) -> ChatResult:
         return parse_response(self.client.messages.create(**build_params(request)))

@@ -40,6 +40,7 @@ from ..shared import catalog, redirects
 from ..shared.sdk import map_sdk_error, stream_events
 from . import fetch as google_fetch
 from . import media as google_media
+from .batches import GoogleBatches
 from .reply import StreamParser, parse_response
 from .request import build_config, build_contents
 
@@ -87,6 +88,7 @@ class GoogleAdapter:
         self.fetcher = google_fetch.ImageFetcher(
             google_fetch.address_policy(profile.name, profile.extras)
         )
+        self.batches = GoogleBatches(self.client, self._prepare)
 
     def _prepare(
         self, request: ChatRequest

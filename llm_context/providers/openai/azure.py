@@ -37,8 +37,8 @@ from ..base import Feature, RawAuth
 from ..registry import Provider, spec_for
 from ..shared import catalog
 from ..shared.sdk import stream_events
+from . import batches, chat_completions, responses_reply
 from . import responses as responses_wire
-from . import responses_reply
 from . import sdk as openai_sdk
 from .chat_completions import OPENAI_EFFORTS, OPENAI_ROLES, Dialect
 from .compatible import CompletionsChat
@@ -159,7 +159,7 @@ class ResponsesChat:
         self.client = client
 
     @staticmethod
-    def _params(request: ChatRequest) -> dict[str, Any]:
+    def params(request: ChatRequest) -> dict[str, Any]:
         if request.stop:
             raise LLMUnsupportedFeatureError(
                 PROVIDER,
@@ -170,11 +170,11 @@ class ResponsesChat:
         return responses_wire.build_params(request)
 
     def chat(self, request: ChatRequest) -> ChatResult:
-        reply = self.client.responses.create(**self._params(request))
+        reply = self.client.responses.create(**self.params(request))
         return responses_reply.parse_response(reply, PROVIDER)
 
     def stream(self, request: ChatRequest) -> Iterator[StreamEvent]:
-        events = self.client.responses.create(**self._params(request), stream=True)
+        events = self.client.responses.create(**self.params(request), stream=True)
         yield from stream_events(events, responses_reply.StreamParser().feed, PROVIDER)
 
 
@@ -194,6 +194,27 @@ class AzureAdapter:
             if self.target.v1
             else CompletionsChat(self.client, AZURE_DIALECT, PROVIDER)
         )
+        self.batches = batches.OpenAIBatches(self.client, self._batch_wire())
+
+    def _batch_wire(self) -> batches.BatchWire:
+        """The v1 API batches Responses calls; a dated api_version, Chat Completions. Each
+        line names the deployment, as the chat call would."""
+        if self.target.v1:
+
+            def responses_body(request: ChatRequest) -> dict[str, Any]:
+                return ResponsesChat.params(self._deployed(request))
+
+            return batches.BatchWire(
+                "/v1/responses", responses_body, responses_reply.parse_body, PROVIDER
+            )
+
+        def completions_body(request: ChatRequest) -> dict[str, Any]:
+            return chat_completions.build_params(self._deployed(request), AZURE_DIALECT, PROVIDER)
+
+        def completions_reply(body: Mapping[str, Any]) -> ChatResult:
+            return chat_completions.parse_body(body, PROVIDER)
+
+        return batches.BatchWire("/chat/completions", completions_body, completions_reply, PROVIDER)
 
     def deployment_for(self, model: str) -> str:
         """The deployment for a chat model: the profile's, unless the call named another."""

@@ -36,7 +36,14 @@ from ...streams.events import (
 )
 from ..base import Feature
 from ..shared import sdk as common
-from ..shared.reply_checks import expect, optional_str, reading, required_list, tokens
+from ..shared.reply_checks import (
+    expect,
+    optional_str,
+    reading,
+    required_list,
+    tokens,
+    validated,
+)
 from .citations import annotation_citations
 from .responses import EFFORTS as OPENAI_EFFORTS
 
@@ -46,6 +53,7 @@ __all__ = [
     "OPENAI_ROLES",
     "Dialect",
     "build_params",
+    "parse_body",
     "parse_response",
     "parse_stream",
     "rejects_stream_options",
@@ -388,6 +396,13 @@ def parse_response(completion: Any, provider: str) -> ChatResult:
     choices = required_list(completion, "choices", provider, empty_ok=False)
     with reading(provider):
         return _parse_choice(completion, choices[0], provider)
+
+
+def parse_body(body: Any, provider: str) -> ChatResult:
+    """A Chat Completions answer as decoded JSON (a batch's output line) -> `ChatResult`."""
+    from openai.types.chat import ChatCompletion
+
+    return parse_response(validated(ChatCompletion, body, provider), provider)
 
 
 def _parse_choice(completion: Any, choice: Any, provider: str) -> ChatResult:

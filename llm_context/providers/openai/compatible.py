@@ -91,6 +91,7 @@ class ChatCompletionsAdapter:
     """An OpenAI-compatible server: chat, streaming, tools, JSON schema, embeddings."""
 
     provider: ClassVar[str]
+    batches: None = None  # no batch API: the bulk runner serves these servers
     dialect: ClassVar[Dialect] = Dialect()
     # Profile extras sent as headers on every request: extras key -> header name.
     header_extras: ClassVar[Mapping[str, str]] = {}

@@ -32,8 +32,9 @@ from ..registry import Provider
 from ..shared import catalog
 from ..shared import sdk as common
 from ..shared.sdk import map_sdk_error, stream_events
+from . import batches
 from . import sdk as openai_sdk
-from .responses_reply import StreamParser, parse_response
+from .responses_reply import StreamParser, parse_body, parse_response
 
 PROVIDER = Provider.OPENAI.value
 
@@ -239,6 +240,8 @@ class OpenAIAdapter:
         self.client = openai_sdk.make_client(
             profile, organization=extras.get("organization"), project=extras.get("project")
         )
+        wire = batches.BatchWire("/v1/responses", build_params, parse_body, PROVIDER)
+        self.batches = batches.OpenAIBatches(self.client, wire)
 
     def chat(self, request: ChatRequest) -> ChatResult:
         return parse_response(self.client.responses.create(**build_params(request)))

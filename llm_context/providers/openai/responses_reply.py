@@ -25,7 +25,14 @@ from ...streams.events import (
     ToolCallEnd,
 )
 from ..registry import Provider
-from ..shared.reply_checks import expect, optional_str, reading, required_list, tokens
+from ..shared.reply_checks import (
+    expect,
+    optional_str,
+    reading,
+    required_list,
+    tokens,
+    validated,
+)
 from .citations import url_citation
 
 __all__ = [
@@ -33,6 +40,7 @@ __all__ = [
     "STREAM_ERROR_STATUS",
     "StreamParser",
     "finish_reason",
+    "parse_body",
     "parse_event",
     "parse_response",
     "parse_usage",
@@ -92,6 +100,13 @@ def parse_response(response: Any, provider: str = PROVIDER) -> ChatResult:
     required_list(response, "output", provider)
     with reading(provider):
         return _parse_response(response)
+
+
+def parse_body(body: Any, provider: str = PROVIDER) -> ChatResult:
+    """A Responses API answer as decoded JSON (a batch's output line) -> `ChatResult`."""
+    from openai.types.responses import Response
+
+    return parse_response(validated(Response, body, provider), provider)
 
 
 def _parse_response(response: Any) -> ChatResult:

@@ -43,6 +43,7 @@ __all__ = [
     "token_count",
     "tokens",
     "unreadable",
+    "validated",
 ]
 
 T = TypeVar("T")
@@ -94,6 +95,15 @@ def expect(reply: Any, kind: type[T], provider: str) -> T:
     name = kind.__name__
     article = "an" if name[:1].lower() in "aeiou" else "a"
     raise unreadable(provider, f"expected {article} {name} object, got {described(reply)}")
+
+
+def validated(kind: Any, body: Any, provider: str) -> Any:
+    """`body` (decoded JSON, as a batch's output file carries it) as the SDK's `kind` model;
+    a body that is no such object raises `LLMServerError`."""
+    try:
+        return kind.model_validate(body)
+    except ValueError as exc:  # pydantic's ValidationError
+        raise unreadable(provider, f"an answer that is no {kind.__name__}: {exc}") from exc
 
 
 def required_list(obj: Any, name: str, provider: str, *, empty_ok: bool = True) -> list[Any]:

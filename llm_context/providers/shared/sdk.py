@@ -23,6 +23,7 @@ from ...errors import (
     LLMTimeoutError,
     error_for_status,
     is_context_length,
+    redact,
     retry_after_s,
 )
 from ...streams.events import StreamEnd
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "closing_stream",
+    "error_from_body",
     "error_message",
     "map_sdk_error",
     "per_call",
@@ -205,6 +207,19 @@ def _status_error(exc: Any, provider: str, status: int) -> LLMProviderError:
     message = error_message(body, str(getattr(exc, "message", "") or exc))
     request_id = getattr(exc, "request_id", None) or headers.get("x-request-id")
     retry_after = retry_after_s(headers)
+    return error_from_body(provider, status, body, message, request_id, retry_after)
+
+
+def error_from_body(
+    provider: str,
+    status: int,
+    body: Any,
+    message: str,
+    request_id: str | None = None,
+    retry_after: float | None = None,
+) -> LLMProviderError:
+    """Our error for a provider's error answer: its status, decoded body and message (also
+    what a batch item that failed carries)."""
     if retry_after is None:
         retry_after = _retry_delay_s(body)
     cls = error_for_status(status)
@@ -212,7 +227,7 @@ def _status_error(exc: Any, provider: str, status: int) -> LLMProviderError:
     if is_context_length(status, message, code=code, kind=kind):
         cls = LLMContextLengthError
     return cls(
-        f"{provider} returned HTTP {status}: {message}",
+        f"{provider} returned HTTP {status}: {redact(message)}",
         provider=provider,
         status_code=status,
         request_id=request_id,
