@@ -129,6 +129,7 @@ class BatchStore:
         with self._lock:
             self._jobs.clear()
             self._files.clear()
+            self._numbers = itertools.count(1)  # ids start over, as request ids do
             self.lifecycle = BatchLifecycle()
 
     # -- files (OpenAI's Files API) ----------------------------------------------------------

@@ -131,6 +131,7 @@ class FakeProviderServer:
         self._seq = 0
         self.prompt_cache = PromptCache()  # what unscripted replies report as cached
         self.batches = BatchStore(self._take, self.find_route)  # the batch APIs' jobs
+        self._every: tuple[int, Fault] | None = None  # `fail_every`: a fault every nth request
         self._httpd: FakeHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -284,6 +285,14 @@ class FakeProviderServer:
             raise TypeError("batch_lifecycle takes a BatchLifecycle(polls=..., end=...)")
         self.batches.lifecycle = lifecycle
 
+    def fail_every(self, n: int | None, fault: Fault | None = None) -> None:
+        """Answer every `n`th request with `fault` (default `Fault(500)`) when nothing is
+        scripted for it: steady transient failures for long runs. `None` stops it."""
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+            raise ValueError(f"fail_every takes a whole number >= 1 or None, got {n!r}")
+        with self._lock:
+            self._every = None if n is None else (n, fault or Fault(500))
+
     def _take(self, count: int) -> list[ScriptItem | None]:
         """The next `count` script items for a batch's items (None once the script is out)."""
         with self._lock:
@@ -341,6 +350,7 @@ class FakeProviderServer:
             self._queue.clear()
             self._served = 0
             self._seq = 0  # request and item ids start over: tests may assert them
+            self._every = None
         self.prompt_cache.clear()
         self.batches.clear()
 
@@ -357,6 +367,8 @@ class FakeProviderServer:
             item = self._queue.popleft() if consume and self._queue else None
             if item is not None:
                 self._served += 1
+            elif consume and self._every is not None and self._seq % self._every[0] == 0:
+                item = self._every[1]
             return self._seq, request, item
 
     def note_error(self, text: str) -> None:
