@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from .batch_job import BatchJob
+    from .bulk.runner import BulkRun
     from .client import LLMClient
     from .clock import Clock, FakeClock
     from .config.settings import Profile
@@ -92,6 +93,7 @@ _LAZY = {
     "BatchCounts": ".contract.batches",
     "BatchJob": ".batch_job",
     "BatchStatus": ".contract.batches",
+    "BulkRun": ".bulk.runner",
     "AsyncChatStream": ".streams.handles",
     "ChatResult": ".contract.results",
     "ChatStream": ".streams.handles",
@@ -142,6 +144,7 @@ __all__ = [
     "BatchCounts",
     "BatchJob",
     "BatchStatus",
+    "BulkRun",
     "ChatEvent",
     "ChatResult",
     "ChatStream",

@@ -11,7 +11,7 @@ sends only the blocking SDK calls to the context's thread pool.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -49,6 +49,7 @@ from .streams.handles import AsyncChatStream, ChatStream, StreamView
 
 if TYPE_CHECKING:
     from .batch_job import BatchJob
+    from .bulk.runner import BulkRun
     from .call.breaker import Breaker
     from .streams.callbacks import TextCallback, ToolCallback
     from .tool_loop import FunctionTool, ToolLoopResult
@@ -452,10 +453,8 @@ class LLMClient:
     # -- provider batch jobs --------------------------------------------------------------------
 
     def batch_sync(self, requests: Sequence[Mapping[str, Any]]) -> BatchJob:
-        """Send `requests` as one provider batch job (about half the price, answered within a
-        day) and return its handle. Each request is `{"custom_id": ..., "messages": [...],
-        **chat options}`, validated as `chat_sync` would: bad input raises before anything
-        is uploaded. OpenAI, Azure OpenAI, Anthropic and Gemini."""
+        """Send `requests` (`{"custom_id", "messages", **chat options}` each, validated as
+        `chat_sync` would before anything is uploaded) as one provider batch job."""
         from .batch_job import submit
 
         return self._run_sync(submit(self.runtime, requests, self._run_sync, self._run_async))
@@ -479,6 +478,21 @@ class LLMClient:
 
         flow = reattach(self.runtime, job_id, self._run_sync, self._run_async)
         return await self._run_async(flow)
+
+    # -- the bulk runner -------------------------------------------------------------------------
+
+    def map_sync(self, items: Iterable[Any], build: Callable[[Any], Any], **opts: Any) -> BulkRun:
+        """Chat once per item (`build(item)` gives its messages, or a dict of messages and
+        options); `checkpoint=`, `concurrency=`, `progress=` (docs/large-jobs.md)."""
+        from .bulk.runner import map_sync
+
+        return map_sync(self, items, build, **opts)
+
+    async def map(self, items: Iterable[Any], build: Callable[[Any], Any], **opts: Any) -> BulkRun:
+        """`map_sync`, awaitable: tasks on the event loop instead of threads."""
+        from .bulk.runner import map_async
+
+        return await map_async(self, items, build, **opts)
 
     def close(self) -> None:
         """Release connections (the SDK client and the raw session). The client stays usable:

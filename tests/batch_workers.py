@@ -1,4 +1,4 @@
-"""Work for a spawned process in the batch tests (importable, for multiprocessing spawn)."""
+"""Work for spawned processes in the batch and bulk tests (importable, for spawn)."""
 
 from __future__ import annotations
 
@@ -15,3 +15,19 @@ def reattach(profiles: dict[str, Any], profile: str, job_id: str) -> list[tuple[
             (cid, out.text if isinstance(out, ChatResult) else type(out).__name__)
             for cid, out in job.results().items()
         ]
+
+
+def run_map(profiles: dict[str, Any], checkpoint: str, count: int, concurrency: int) -> int:
+    """In a new process: the bulk runner over `count` rows with a checkpoint (the kill test
+    kills it mid-run)."""
+    from llm_context import LLMContext
+
+    with LLMContext(profiles) as ctx:
+        run = ctx.llm("openai").map_sync(
+            range(count),
+            lambda i: [{"role": "user", "content": f"Row {i}"}],
+            checkpoint=checkpoint,
+            concurrency=concurrency,
+            progress=False,
+        )
+        return run.done

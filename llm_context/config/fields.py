@@ -185,9 +185,9 @@ def text_field(*, optional: bool = True) -> Check:
 def _number(
     minimum: float, *, exclusive: bool = False, optional: bool = False, maximum: float = math.inf
 ) -> Check:
-    bound = f"> {minimum:g}" if exclusive else f">= {minimum:g}"
-    if maximum < math.inf:
-        bound += f" and <= {maximum:g}"
+    bound = (f"> {minimum:g}" if exclusive else f">= {minimum:g}") + (
+        f" and <= {maximum:g}" if maximum < math.inf else ""
+    )
 
     def check(value: object) -> object:
         if value is None and optional:
@@ -200,11 +200,8 @@ def _number(
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             null = " or null" if optional else ""
             raise Problem(f"expected a number {bound}{null}, got {type_name(value)}")
-        if (
-            not math.isfinite(value)
-            or not minimum <= value <= maximum
-            or (exclusive and value == minimum)
-        ):
+        low = value > minimum if exclusive else value >= minimum
+        if not math.isfinite(value) or not low or value > maximum:
             raise Problem(f"must be a finite number {bound}")
         return float(value)
 
