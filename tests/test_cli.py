@@ -78,6 +78,12 @@ COMMANDS = [
     ["profiles", "show"],
     ["profiles", "check"],
     ["providers"],
+    ["map"],
+    ["batch"],
+    ["batch", "submit"],
+    ["batch", "status"],
+    ["batch", "results"],
+    ["batch", "cancel"],
     ["demo"],
     ["fake-server"],
 ]

@@ -1,5 +1,5 @@
-"""The `llm-context` command: chat, embed, image, raw, models, tokens, profiles, providers,
-the demo and the fake provider server.
+"""The `llm-context` command: chat, embed, image, raw, models, tokens, map, batch, profiles,
+providers, the demo and the fake provider server.
 
 Every command has `--help`. Expected failures (our `LLMError`s, bad arguments) print one
 line on stderr and exit non-zero; a traceback means a bug.
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import LLMError, LLMUnsupportedFeatureError, redact
-from . import chat, fake_server, features, media, models, profiles_cmd
+from . import chat, fake_server, features, jobs, media, models, profiles_cmd
 from .common import CLIError, warn
 
 __all__ = ["build_parser", "main"]
@@ -31,6 +31,7 @@ examples:
   llm-context chat -p claude --usage "Hello"     # another profile, token counts on stderr
   llm-context profiles list                      # what is configured (keys masked)
   llm-context models -p claude                   # the models a provider offers
+  llm-context map -i rows.jsonl -t 'Tag: {text}' --checkpoint run.sqlite  # many rows
   llm-context demo                               # the offline demo, no key needed
   llm-context fake-server --write-profiles fake.yaml  # every provider's API, faked
 """
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_parser(commands, targeted)
     media.add_parsers(commands, targeted)
     models.add_parsers(commands, targeted)
+    jobs.add_parsers(commands, targeted)
     profiles_cmd.add_parser(commands, common)
     features.add_parser(commands, common)
     demo = commands.add_parser(
