@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .bulk.runner import BulkRun
     from .client import LLMClient
     from .clock import Clock, FakeClock
-    from .config.settings import Profile
+    from .config.settings import Profile, TelemetrySettings
     from .context import LLMContext, context
     from .contract.batches import BatchCounts, BatchStatus
     from .contract.citations import Citation
@@ -75,7 +75,7 @@ if TYPE_CHECKING:
     from .streams.handles import AsyncChatStream, ChatStream
     from .tool_loop import ToolLoopLimitError, ToolLoopResult
 
-__version__ = "0.1.0"
+from .version import __version__  # noqa: E402 (after the type-only imports above)
 
 # Public name -> the submodule defining it (imported on first access).
 _LAZY = {
@@ -125,6 +125,7 @@ _LAZY = {
     "LLMTimeoutError": ".errors",
     "LLMUnsupportedFeatureError": ".errors",
     "Profile": ".config.settings",
+    "TelemetrySettings": ".config.settings",
     "Provider": ".providers.registry",
     "ToolCall": ".contract.tools",
     "ToolLoopLimitError": ".tool_loop",
@@ -181,6 +182,7 @@ __all__ = [
     "Profile",
     "Provider",
     "ReasoningDelta",
+    "TelemetrySettings",
     "TextDelta",
     "TokenCount",
     "ToolCall",

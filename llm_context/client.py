@@ -11,7 +11,7 @@ sends only the blocking SDK calls to the context's thread pool.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -22,9 +22,11 @@ from .call.flows import chat_flow, embed_flow, image_flow, raw_flow
 from .call.plan import ChatPlan
 from .call.runtime import Runtime
 from .call.steps import Steps, run_async, run_sync
+from .client_jobs import LargeJobs
 from .clock import Clock
-from .config.settings import Profile
+from .config.settings import Profile, TelemetrySettings
 from .contract.events import ChatEvent
+from .contract.request import ChatRequest
 from .contract.results import (
     ChatResult,
     EmbeddingResult,
@@ -32,7 +34,7 @@ from .contract.results import (
     ModelInfo,
     TokenCount,
 )
-from .errors import LLMInputError
+from .errors import LLMError, LLMInputError
 from .limits.pool import Limiter
 from .metering import Meter
 from .providers.base import Adapter, Feature
@@ -41,6 +43,8 @@ from .streams.flow import (
     TEXT_SHOWN,
     OpenedStream,
     OpeningAsyncStream,
+    Relay,
+    as_is,
     open_flow,
     relay_events,
     texts,
@@ -48,10 +52,10 @@ from .streams.flow import (
 from .streams.handles import AsyncChatStream, ChatStream, StreamView
 
 if TYPE_CHECKING:
-    from .batch_job import BatchJob
-    from .bulk.runner import BulkRun
     from .call.breaker import Breaker
+    from .config.resolve import ModelKind
     from .streams.callbacks import TextCallback, ToolCallback
+    from .telemetry.operation import Operation
     from .tool_loop import FunctionTool, ToolLoopResult
 
 T = TypeVar("T")
@@ -74,6 +78,9 @@ class ClientHost(Protocol):
 
     def breaker_for(self, profile: Profile) -> Breaker | None: ...
 
+    @property
+    def telemetry(self) -> TelemetrySettings: ...
+
     def llm(self, profile: str | None = None) -> LLMClient: ...
 
 
@@ -92,7 +99,7 @@ def _prompt_messages(prompt: str, system: str | None) -> list[dict[str, Any]]:
     return messages
 
 
-class LLMClient:
+class LLMClient(LargeJobs):
     """A configured connection to one profile's provider. Get one with `context.llm(...)`."""
 
     def __init__(self, profile: Profile, host: ClientHost) -> None:
@@ -148,11 +155,31 @@ class LLMClient:
         plan = self.runtime.plan(messages, **opts)
         # A per-call model names the primary's model; each fallback keeps its own.
         rest = {k: v for k, v in opts.items() if k != "model"}
-        return with_fallbacks(
+        steps = with_fallbacks(
             (self.profile.name, lambda: chat_flow(self.runtime, plan)),
             self._fallbacks(lambda rt: chat_flow(rt, rt.plan(messages, **rest))),
             self.profile.fallback_on,
         )
+        op = self._telemetry("chat", plan.request.model, plan.request)
+        return steps if op is None else op.steps(steps)
+
+    def _traced(self, operation: ModelKind, given: Any, steps: Steps[T]) -> Steps[T]:
+        def model() -> str:  # asked only when telemetry is on: a label, never an error
+            try:
+                return self.runtime.model(operation, given)
+            except LLMError:
+                return str(given or "unknown")
+
+        op = self._telemetry(operation, model)
+        return steps if op is None else op.steps(steps)
+
+    def _telemetry(
+        self, operation: str, model: str | Callable[[], str], request: ChatRequest | None = None
+    ) -> Operation | None:
+        """The operation's span and metrics, or None when OpenTelemetry is not set up."""
+        from .telemetry.operation import start  # loaded on first use, then a dict lookup
+
+        return start(self._host.telemetry, operation, self.profile, model, request)
 
     def chat_sync(
         self,
@@ -223,25 +250,30 @@ class LLMClient:
 
     def _stream_steps(
         self, messages: Any, shown: tuple[type, ...], **opts: Any
-    ) -> Steps[OpenedStream]:
+    ) -> tuple[Steps[OpenedStream], Relay]:
+        """Phase one's steps, and what phase two's events go through (its telemetry)."""
         plan = _stream_plan(self.runtime, messages, opts)
         rest = {k: v for k, v in opts.items() if k != "model"}
-        return with_fallbacks(
+        steps = with_fallbacks(
             (self.profile.name, lambda: open_flow(self.runtime, plan, shown)),
             self._fallbacks(lambda rt: open_flow(rt, _stream_plan(rt, messages, rest), shown)),
             self.profile.fallback_on,
         )
+        op = self._telemetry("stream", plan.request.model, plan.request)
+        if op is None:
+            return steps, as_is
+        return op.steps(steps, ends=False), op.relay
 
     def events_sync(
         self, messages: Sequence[Mapping[str, Any]], **opts: Any
     ) -> ChatStream[ChatEvent]:
         """`for event in llm.events_sync(messages)`: typed events (text, reasoning, tool
         calls, citations, partial JSON, usage), the last `Completed(result)`."""
-        steps = self._stream_steps(messages, EVENTS_SHOWN, **opts)
+        steps, traced = self._stream_steps(messages, EVENTS_SHOWN, **opts)
         view = StreamView()
 
         def events() -> Generator[ChatEvent, None, ChatResult]:
-            return (yield from relay_events(self._run_sync(steps), view))
+            return (yield from traced(relay_events(self._run_sync(steps), view)))
 
         return ChatStream(events(), view)
 
@@ -249,32 +281,32 @@ class LLMClient:
         self, messages: Sequence[Mapping[str, Any]], **opts: Any
     ) -> AsyncChatStream[ChatEvent]:
         """`async for event in llm.events(messages)`: `events_sync`'s events."""
-        steps = self._stream_steps(messages, EVENTS_SHOWN, **opts)
+        steps, traced = self._stream_steps(messages, EVENTS_SHOWN, **opts)
         view = StreamView()
         return OpeningAsyncStream(
             lambda: self._run_async(steps),
-            lambda opened: ChatStream(relay_events(opened, view), view),
+            lambda opened: ChatStream(traced(relay_events(opened, view)), view),
             self._host.executor(),
             view,
         )
 
     def stream_sync(self, messages: Sequence[Mapping[str, Any]], **opts: Any) -> ChatStream[str]:
         """`for delta in llm.stream_sync(messages)`: text deltas; then `.result`."""
-        steps = self._stream_steps(messages, TEXT_SHOWN, **opts)
+        steps, traced = self._stream_steps(messages, TEXT_SHOWN, **opts)
         view = StreamView()
 
         def deltas() -> Generator[str, None, ChatResult]:
-            return (yield from texts(relay_events(self._run_sync(steps), view)))
+            return (yield from texts(traced(relay_events(self._run_sync(steps), view))))
 
         return ChatStream(deltas(), view)
 
     def stream(self, messages: Sequence[Mapping[str, Any]], **opts: Any) -> AsyncChatStream[str]:
         """`async for delta in llm.stream(messages)`: text deltas; then `.result`."""
-        steps = self._stream_steps(messages, TEXT_SHOWN, **opts)
+        steps, traced = self._stream_steps(messages, TEXT_SHOWN, **opts)
         view = StreamView()
         return OpeningAsyncStream(
             lambda: self._run_async(steps),
-            lambda opened: ChatStream(texts(relay_events(opened, view)), view),
+            lambda opened: ChatStream(texts(traced(relay_events(opened, view))), view),
             self._host.executor(),
             view,
         )
@@ -342,7 +374,8 @@ class LLMClient:
         retry: Mapping[str, Any] | None = None,
     ) -> EmbeddingResult:
         """Embed texts (batched to the provider's limit, order kept)."""
-        return self._run_sync(embed_flow(self.runtime, texts, model, dimensions, timeout, retry))
+        steps = embed_flow(self.runtime, texts, model, dimensions, timeout, retry)
+        return self._run_sync(self._traced("embed", model, steps))
 
     async def embed(
         self,
@@ -354,9 +387,8 @@ class LLMClient:
         retry: Mapping[str, Any] | None = None,
     ) -> EmbeddingResult:
         """`embed_sync`, awaitable."""
-        return await self._run_async(
-            embed_flow(self.runtime, texts, model, dimensions, timeout, retry)
-        )
+        steps = embed_flow(self.runtime, texts, model, dimensions, timeout, retry)
+        return await self._run_async(self._traced("embed", model, steps))
 
     def generate_image_sync(
         self,
@@ -384,11 +416,12 @@ class LLMClient:
             retry=retry,
             **extra,
         )
-        return self._run_sync(steps)
+        return self._run_sync(self._traced("image", model, steps))
 
     async def generate_image(self, prompt: str, **opts: Any) -> ImageGenerationResult:
         """`generate_image_sync`, awaitable."""
-        return await self._run_async(image_flow(self.runtime, prompt, **opts))
+        steps = image_flow(self.runtime, prompt, **opts)
+        return await self._run_async(self._traced("image", opts.get("model"), steps))
 
     def raw_sync(
         self,
@@ -436,7 +469,9 @@ class LLMClient:
         back, and return the final reply with the transcript (see `llm_context.tool_loop`)."""
         from .tool_loop import run_tool_loop
 
-        return run_tool_loop(self, messages, tools, max_turns, **opts)
+        return run_tool_loop(
+            self, messages, tools, max_turns, telemetry=self._host.telemetry, **opts
+        )
 
     async def run_tools(
         self,
@@ -448,51 +483,10 @@ class LLMClient:
         """`run_tools_sync`, awaitable; `async def` tools are awaited on the caller's loop."""
         from .tool_loop import run_tool_loop_async
 
-        return await run_tool_loop_async(self, messages, tools, max_turns, **opts)
-
-    # -- provider batch jobs --------------------------------------------------------------------
-
-    def batch_sync(self, requests: Sequence[Mapping[str, Any]]) -> BatchJob:
-        """Send `requests` (`{"custom_id", "messages", **chat options}` each, validated as
-        `chat_sync` would before anything is uploaded) as one provider batch job."""
-        from .batch_job import submit
-
-        return self._run_sync(submit(self.runtime, requests, self._run_sync, self._run_async))
-
-    async def batch(self, requests: Sequence[Mapping[str, Any]]) -> BatchJob:
-        """`batch_sync`, awaitable."""
-        from .batch_job import submit
-
-        flow = submit(self.runtime, requests, self._run_sync, self._run_async)
-        return await self._run_async(flow)
-
-    def batch_job_sync(self, job_id: str) -> BatchJob:
-        """The handle of a batch job sent earlier (by this process or another), read now."""
-        from .batch_job import reattach
-
-        return self._run_sync(reattach(self.runtime, job_id, self._run_sync, self._run_async))
-
-    async def batch_job(self, job_id: str) -> BatchJob:
-        """`batch_job_sync`, awaitable."""
-        from .batch_job import reattach
-
-        flow = reattach(self.runtime, job_id, self._run_sync, self._run_async)
-        return await self._run_async(flow)
-
-    # -- the bulk runner -------------------------------------------------------------------------
-
-    def map_sync(self, items: Iterable[Any], build: Callable[[Any], Any], **opts: Any) -> BulkRun:
-        """Chat once per item (`build(item)` gives its messages, or a dict of messages and
-        options); `checkpoint=`, `concurrency=`, `progress=` (docs/large-jobs.md)."""
-        from .bulk.runner import map_sync
-
-        return map_sync(self, items, build, **opts)
-
-    async def map(self, items: Iterable[Any], build: Callable[[Any], Any], **opts: Any) -> BulkRun:
-        """`map_sync`, awaitable: tasks on the event loop instead of threads."""
-        from .bulk.runner import map_async
-
-        return await map_async(self, items, build, **opts)
+        settings = self._host.telemetry
+        return await run_tool_loop_async(
+            self, messages, tools, max_turns, telemetry=settings, **opts
+        )
 
     def close(self) -> None:
         """Release connections (the SDK client and the raw session). The client stays usable:

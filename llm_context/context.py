@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .client import LLMClient
 from .clock import Clock, SystemClock
-from .config.settings import Profile
+from .config.settings import Profile, TelemetrySettings
 from .errors import LLMConfigError, LLMInputError
 from .limits.local import LimiterStats
 from .limits.pool import REDIS_URL_ENV, Limiter, RateLimiters, backend_url
@@ -39,12 +39,29 @@ DEFAULT_MAX_WORKERS = 256
 _OVERRIDE_FIELDS = ("provider", "model", "base_url", "api_key", "azure_deployment", "timeout")
 
 
+def _telemetry(value: TelemetrySettings | Mapping[str, Any] | None) -> TelemetrySettings:
+    if value is None:
+        return TelemetrySettings()
+    if isinstance(value, TelemetrySettings):
+        return value
+    if not isinstance(value, Mapping):
+        raise TypeError("telemetry takes a TelemetrySettings or a dict of its fields")
+    unknown = set(value) - {"capture_content", "tracer_provider", "meter_provider"}
+    if unknown:
+        raise TypeError(f"telemetry: unknown settings {sorted(unknown)}")
+    if not isinstance(value.get("capture_content", False), bool):
+        raise TypeError("telemetry: capture_content must be True or False")
+    return TelemetrySettings(**value)
+
+
 class LLMContext:
     """Profiles plus the clients made from them.
 
     `profiles` is a path to a YAML file, a mapping of the same shape, or None to search
     (`$LLM_CONTEXT_PROFILES`, `./profiles.yaml`, the user config dir, then the environment).
-    `clock` is what retries and rate limits wait on (a `FakeClock` in tests).
+    `clock` is what retries and rate limits wait on (a `FakeClock` in tests). `telemetry`
+    is a `TelemetrySettings` or a dict of its fields (`capture_content`, `tracer_provider`,
+    `meter_provider`): spans and metrics go to OpenTelemetry's global providers otherwise.
     """
 
     def __init__(
@@ -53,12 +70,14 @@ class LLMContext:
         *,
         max_workers: int | None = None,
         clock: Clock | None = None,
+        telemetry: TelemetrySettings | Mapping[str, Any] | None = None,
     ) -> None:
         if max_workers is not None and (not isinstance(max_workers, int) or max_workers < 1):
             raise ValueError("max_workers must be a positive int")
         if clock is not None and not isinstance(clock, Clock):
             raise TypeError("clock must have monotonic(), sleep() and sleep_async()")
         self._clock: Clock = clock if clock is not None else SystemClock()
+        self._telemetry = _telemetry(telemetry)
         self._meter = Meter()
         self._limiters = RateLimiters(self._clock)
         self._breakers: dict[str, Breaker] = {}
@@ -95,6 +114,11 @@ class LLMContext:
     @property
     def meter(self) -> Meter:
         return self._meter
+
+    @property
+    def telemetry(self) -> TelemetrySettings:
+        """OpenTelemetry settings: content capture and (optionally) the providers to use."""
+        return self._telemetry
 
     def limiter_for(self, profile: Profile) -> Limiter | None:
         """The rate limiter a profile's calls wait on (shared by its `group`); None if none.

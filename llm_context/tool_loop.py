@@ -26,13 +26,17 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .contract.messages import normalize_messages
 from .contract.results import ChatResult, Usage, add_usage
 from .contract.tools import ToolCall
 from .errors import LLMError, LLMInputError
 from .function_tools import FunctionTool, function_tool
+from .telemetry.tools import loop_span, tool_span
+
+if TYPE_CHECKING:
+    from .config.settings import TelemetrySettings
 
 __all__ = [
     "FunctionTool",
@@ -154,9 +158,18 @@ def _lookup(tools: Mapping[str, FunctionTool], call: ToolCall) -> FunctionTool |
     return tool
 
 
-def run_call(tools: Mapping[str, FunctionTool], call: ToolCall) -> ToolRun:
+def run_call(
+    tools: Mapping[str, FunctionTool], call: ToolCall, telemetry: TelemetrySettings | None = None
+) -> ToolRun:
     """Run one call (in this thread; an `async def` tool on a fresh event loop); any exception
-    becomes the error text for the model."""
+    becomes the error text for the model. Traced when telemetry is set up."""
+    with tool_span(telemetry, call) as done:
+        run = _run_call(tools, call)
+        done(run.output, run.error)
+        return run
+
+
+def _run_call(tools: Mapping[str, FunctionTool], call: ToolCall) -> ToolRun:
     tool = _lookup(tools, call)
     if isinstance(tool, ToolRun):
         return tool
@@ -184,7 +197,9 @@ def _await_fresh(tool: FunctionTool, call: ToolCall) -> Any:
         return pool.submit(contextvars.copy_context().run, fresh).result()
 
 
-async def run_call_async(tools: Mapping[str, FunctionTool], call: ToolCall) -> ToolRun:
+async def run_call_async(
+    tools: Mapping[str, FunctionTool], call: ToolCall, telemetry: TelemetrySettings | None = None
+) -> ToolRun:
     """Run one call: `async def` tools on this loop, plain functions in a worker thread."""
     tool = _lookup(tools, call)
     if isinstance(tool, ToolRun):
@@ -192,11 +207,14 @@ async def run_call_async(tools: Mapping[str, FunctionTool], call: ToolCall) -> T
     import asyncio
 
     if not tool.is_async:
-        return await asyncio.to_thread(run_call, tools, call)
-    try:
-        return ToolRun(call, encode_output(await tool(**call.arguments)))
-    except Exception as exc:
-        return _failed(call, exc)
+        return await asyncio.to_thread(run_call, tools, call, telemetry)
+    with tool_span(telemetry, call) as done:
+        try:
+            run = ToolRun(call, encode_output(await tool(**call.arguments)))
+        except Exception as exc:
+            run = _failed(call, exc)
+        done(run.output, run.error)
+        return run
 
 
 def tool_message(run: ToolRun) -> dict[str, Any]:
@@ -289,13 +307,18 @@ class _Loop:
         )
 
 
-def _run_batch(tools: Mapping[str, FunctionTool], calls: Sequence[ToolCall]) -> list[ToolRun]:
+def _run_batch(
+    tools: Mapping[str, FunctionTool],
+    calls: Sequence[ToolCall],
+    telemetry: TelemetrySettings | None = None,
+) -> list[ToolRun]:
     """Run calls in parallel threads (inline for one), results in the order asked."""
     if len(calls) == 1:
-        return [run_call(tools, calls[0])]
+        return [run_call(tools, calls[0], telemetry)]
     with ThreadPoolExecutor(min(len(calls), MAX_PARALLEL_TOOLS), "llm_context_tool") as pool:
         futures = [
-            pool.submit(contextvars.copy_context().run, run_call, tools, call) for call in calls
+            pool.submit(contextvars.copy_context().run, run_call, tools, call, telemetry)
+            for call in calls
         ]
         return [future.result() for future in futures]
 
@@ -308,21 +331,24 @@ def run_tool_loop(
     messages: Sequence[Mapping[str, Any]],
     tools: Sequence[Callable[..., Any] | FunctionTool],
     max_turns: int = 8,
+    *,
+    telemetry: TelemetrySettings | None = None,
     **opts: Any,
 ) -> ToolLoopResult:
     """The blocking loop behind `LLMClient.run_tools_sync`."""
     loop = _Loop.start(messages, tools, max_turns, opts)
-    leftover = pending_calls(loop.messages)
-    if leftover:
-        loop.add_runs(_run_batch(loop.tools, leftover))
-    while True:
-        result = client.chat_sync(loop.messages, **loop.chat_options())
-        calls = loop.add_reply(result)
-        if not calls:
-            return loop.snapshot(result)
-        if loop.turns >= loop.max_turns:
-            raise loop.limit_error(result)
-        loop.add_runs(_run_batch(loop.tools, calls))
+    with loop_span(telemetry):
+        leftover = pending_calls(loop.messages)
+        if leftover:
+            loop.add_runs(_run_batch(loop.tools, leftover, telemetry))
+        while True:
+            result = client.chat_sync(loop.messages, **loop.chat_options())
+            calls = loop.add_reply(result)
+            if not calls:
+                return loop.snapshot(result)
+            if loop.turns >= loop.max_turns:
+                raise loop.limit_error(result)
+            loop.add_runs(_run_batch(loop.tools, calls, telemetry))
 
 
 async def run_tool_loop_async(
@@ -330,6 +356,8 @@ async def run_tool_loop_async(
     messages: Sequence[Mapping[str, Any]],
     tools: Sequence[Callable[..., Any] | FunctionTool],
     max_turns: int = 8,
+    *,
+    telemetry: TelemetrySettings | None = None,
     **opts: Any,
 ) -> ToolLoopResult:
     """The async loop behind `LLMClient.run_tools`: `async def` tools run on this event loop."""
@@ -338,16 +366,18 @@ async def run_tool_loop_async(
     loop = _Loop.start(messages, tools, max_turns, opts)
 
     async def run_all(calls: Sequence[ToolCall]) -> list[ToolRun]:
-        return list(await asyncio.gather(*(run_call_async(loop.tools, c) for c in calls)))
+        runs = (run_call_async(loop.tools, c, telemetry) for c in calls)
+        return list(await asyncio.gather(*runs))
 
-    leftover = pending_calls(loop.messages)
-    if leftover:
-        loop.add_runs(await run_all(leftover))
-    while True:
-        result = await client.chat(loop.messages, **loop.chat_options())
-        calls = loop.add_reply(result)
-        if not calls:
-            return loop.snapshot(result)
-        if loop.turns >= loop.max_turns:
-            raise loop.limit_error(result)
-        loop.add_runs(await run_all(calls))
+    with loop_span(telemetry):
+        leftover = pending_calls(loop.messages)
+        if leftover:
+            loop.add_runs(await run_all(leftover))
+        while True:
+            result = await client.chat(loop.messages, **loop.chat_options())
+            calls = loop.add_reply(result)
+            if not calls:
+                return loop.snapshot(result)
+            if loop.turns >= loop.max_turns:
+                raise loop.limit_error(result)
+            loop.add_runs(await run_all(calls))

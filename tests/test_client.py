@@ -45,11 +45,12 @@ def test_chat_result_is_a_real_two_tuple() -> None:
 
 
 def test_import_loads_no_provider_sdk() -> None:
-    """Nor an optional extra (redis, tqdm) or what only the bulk runner needs (sqlite3)."""
+    """Nor an optional extra (redis, tqdm, opentelemetry) or what only the bulk runner needs
+    (sqlite3)."""
     code = (
         "import sys, llm_context\n"
         "bad = [m for m in ('openai', 'anthropic', 'google.genai', 'requests', 'httpx2', "
-        "'redis', 'tqdm', 'sqlite3') if m in sys.modules]\n"
+        "'redis', 'tqdm', 'sqlite3', 'opentelemetry') if m in sys.modules]\n"
         "print(','.join(bad))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -76,9 +76,11 @@ def attempt(
     breaker = rt.breaker
     if breaker is not None:
         breaker.check(rt.provider)  # open: fail fast, nothing sent (and no slot taken)
+    abandoned = call.abandoned
     if rt.limiter is not None:
         permit = yield Acquire(rt.limiter, tokens)
-        call = replace(call, abandoned=permit.release)
+        abandoned = permit.release
+    call = Call(call.fn, call.discard, abandoned, (rt.profile.name, number))
     counts.attempts += 1
     if number > 1:  # only the policy's re-sends: a batch or a repair turn is not a retry
         counts.retries += 1

@@ -61,6 +61,7 @@ class Call(Generic[T]):
     fn: Callable[[], T]
     discard: Callable[[T], None] | None = None
     abandoned: Callable[[], None] | None = None
+    label: tuple[str, int] | None = None  # (profile, attempt number): what telemetry shows
 
 
 @dataclass(frozen=True)

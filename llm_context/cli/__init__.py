@@ -14,8 +14,8 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from .. import __version__
 from ..errors import LLMError, LLMUnsupportedFeatureError, redact
+from ..version import __version__
 from . import chat, fake_server, features, jobs, media, models, profiles_cmd
 from .common import CLIError, warn
 

@@ -17,7 +17,14 @@ from ..errors import LLMConfigError
 from ..providers.registry import Provider, parse_provider
 from ..shown import sensitive_name, shown
 from ..suggest import did_you_mean
-from .settings import BreakerSettings, Pricing, Profile, RateLimitSettings, RetrySettings
+from .settings import (
+    BreakerSettings,
+    Pricing,
+    Profile,
+    RateLimitSettings,
+    RetrySettings,
+    TelemetrySettings,
+)
 
 __all__ = [
     "NESTED_FIELDS",
@@ -415,6 +422,8 @@ _pricing = _settings(
     },
 )
 
+_telemetry = _settings(TelemetrySettings, {"capture_content": _boolean})
+
 # Plain fields: a check per field. Nested settings merge onto the current value instead.
 _FIELD_CHECKS: Mapping[str, Check] = {
     "provider": _provider,
@@ -438,6 +447,7 @@ _NESTED: Mapping[str, Callable[[object, Any], Any]] = {
     "rate_limit": _rate_limit,
     "breaker": _breaker,
     "pricing": _pricing,
+    "telemetry": _telemetry,
 }
 NESTED_FIELDS = frozenset(_NESTED)
 _ALL_FIELDS: Mapping[str, object] = {

@@ -72,6 +72,17 @@ class BreakerSettings:
     cooldown_s: float = 30.0
 
 
+@dataclass(frozen=True)
+class TelemetrySettings:
+    """OpenTelemetry: record message content on spans (`capture_content`; off by default),
+    and, for a context only, the tracer and meter providers to use (None: the global ones).
+    A profile's `telemetry: {capture_content: ...}` overrides its context's."""
+
+    capture_content: bool = False
+    tracer_provider: Any = field(default=None, compare=False, repr=False)
+    meter_provider: Any = field(default=None, compare=False, repr=False)
+
+
 FallbackReason = Literal["rate_limit", "overloaded", "server", "timeout", "context_length"]
 
 
@@ -120,6 +131,7 @@ class Profile:
     repair_attempts: int = 0
     cache: CacheMode = "off"  # the default of the chat option `cache`
     breaker: BreakerSettings | None = None  # None: no circuit breaker
+    telemetry: TelemetrySettings | None = None  # None: the context's settings
     # Errors that move to the fallbacks at once, without the retry budget spent first.
     fallback_on: tuple[FallbackReason, ...] = ()
     extras: Mapping[str, Any] = field(default_factory=dict)

@@ -46,6 +46,8 @@ __all__ = [
     "TEXT_SHOWN",
     "OpenedStream",
     "OpeningAsyncStream",
+    "Relay",
+    "as_is",
     "close_events",
     "guarded_events",
     "open_flow",
@@ -60,6 +62,14 @@ EVENTS_SHOWN: tuple[type, ...] = (TextDelta, ReasoningDelta, ToolCallChunk, Cita
 EVENTS_SHOWN += (StreamEnd,)
 
 T = TypeVar("T")
+
+Relay = Callable[[Generator[ChatEvent, None, ChatResult]], Generator[ChatEvent, None, ChatResult]]
+"""What a stream's public events pass through on their way out (telemetry, when it is on)."""
+
+
+def as_is(events: Generator[ChatEvent, None, ChatResult]) -> Generator[ChatEvent, None, ChatResult]:
+    """The relay that changes nothing."""
+    return events
 
 
 def close_events(events: Iterator[Any]) -> None:
