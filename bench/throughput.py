@@ -1,5 +1,7 @@
 """Async throughput: many `await chat(...)` calls at fixed concurrency against a server with
-fixed latency, vs the SDK's native async client; and a sweep of our thread-pool size."""
+fixed latency, vs the SDK's native async client and vs the design's floor (the bare sync
+SDK call run in a thread pool of our default size under asyncio); and a sweep of our
+thread-pool size."""
 
 from __future__ import annotations
 
@@ -69,6 +71,26 @@ def _ours(subject: Subject) -> Callable[[], tuple[AsyncCall, Callable[[], Awaita
     return lambda: (subject.acall, nothing)
 
 
+def _pool_floor(subject: Subject) -> Callable[[], tuple[AsyncCall, Callable[[], Awaitable[None]]]]:
+    """The bare sync SDK call in a thread pool under asyncio: what async costs by design."""
+
+    def make() -> tuple[AsyncCall, Callable[[], Awaitable[None]]]:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(DEFAULT_MAX_WORKERS)
+        loop = asyncio.get_running_loop()
+
+        async def call() -> object:
+            return await loop.run_in_executor(pool, subject.sdk.call)
+
+        async def close() -> None:
+            pool.shutdown(wait=False)
+
+        return call, close
+
+    return make
+
+
 def measure_throughput(
     server: ServerProcess, subject: Subject, config: BenchConfig
 ) -> dict[str, Any]:
@@ -77,9 +99,14 @@ def measure_throughput(
     reply = Reply("Hello! How can I help you today?", delay_s=config.async_latency_s)
     ours: dict[int, list[float]] = {c: [] for c in config.async_concurrency}
     native: dict[int, list[float]] = {c: [] for c in config.async_concurrency}
+    floor: dict[int, list[float]] = {c: [] for c in config.async_concurrency}
     for repeat in range(config.async_repeats):
         for c in config.async_concurrency:
-            sides = [(ours, _ours(subject)), (native, subject.sdk.make_async)]
+            sides = [
+                (ours, _ours(subject)),
+                (native, subject.sdk.make_async),
+                (floor, _pool_floor(subject)),
+            ]
             for store, make in sides[:: -1 if repeat % 2 else 1]:
                 store[c].append(_rps(server, make, config.async_calls, c, reply))
     out: dict[str, Any] = {
@@ -91,7 +118,10 @@ def measure_throughput(
         out[f"c{c}"] = {
             "ours_rps": round(median(ours[c]), 1),
             "sdk_rps": round(median(native[c]), 1),
+            "pool_floor_rps": round(median(floor[c]), 1),
             "ratio": ratio(median(ours[c]), median(native[c])),
+            # Our time per call over the floor's (the floor's requests/s over ours).
+            "pool_ratio": ratio(median(floor[c]), median(ours[c])),
         }
     sweep: dict[str, dict[str, float]] = {}
     for size in config.pool_sizes:
