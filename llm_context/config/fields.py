@@ -1,4 +1,5 @@
-"""The profile field vocabulary: per-field checks, `${VAR}` interpolation, building a Profile.
+"""The profile field vocabulary: per-field checks and building a Profile (`${VAR}` is filled
+in by `interpolate`, failures are `problems.Problem`s).
 
 Everything here turns raw values (from YAML, a mapping or a runtime update) into validated
 `Profile` keyword arguments. A failure is a `Problem` carrying the field path; callers add the
@@ -8,7 +9,6 @@ origin and profile name with `config_error`.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import fields, replace
 from typing import Any, TypeVar
@@ -17,6 +17,8 @@ from ..errors import LLMConfigError
 from ..providers.registry import Provider, parse_provider
 from ..shown import sensitive_name, shown
 from ..suggest import did_you_mean
+from .interpolate import FromEnv, interpolate
+from .problems import Problem, config_error
 from .settings import (
     BreakerSettings,
     Pricing,
@@ -70,102 +72,6 @@ class FrozenMap(Mapping[str, T]):
         return repr({k: "***" if sensitive_name(k) else v for k, v in self._data.items()})
 
 
-# ---------------------------------------------------------------------------- problems
-
-
-class Problem(Exception):
-    """A validation failure inside one field; the caller adds file and profile."""
-
-    def __init__(self, message: str, path: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.path = path
-
-    def under(self, prefix: str) -> Problem:
-        sep = "" if not self.path or self.path.startswith("[") else "."
-        return Problem(self.message, f"{prefix}{sep}{self.path}" if self.path else prefix)
-
-
-def config_error(origin: str, profile: str | None, problem: Problem) -> LLMConfigError:
-    # Names the user typed: a key pasted as a profile name or a field must not show.
-    where = f"{origin}: profile {shown(profile)}" if profile is not None else origin
-    field = f", field {shown(problem.path)}" if problem.path else ""
-    return LLMConfigError(f"{where}{field}: {problem.message}")
-
-
-# ---------------------------------------------------------------------------- interpolation
-
-
-class _FromEnv(str):
-    """A string that came out of `${VAR}` interpolation: numeric fields may parse it."""
-
-    __slots__ = ()
-
-
-_REF = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?::-([^{}]*))?")
-
-
-def _interpolate_text(text: str, environ: Mapping[str, str]) -> str:
-    """`text` with `${VAR}` / `${VAR:-default}` replaced; `$${` is a literal `${`."""
-    out: list[str] = []
-    pos, substituted = 0, False
-    while (start := text.find("$", pos)) >= 0:
-        out.append(text[pos:start])
-        if text.startswith("$${", start):
-            out.append("${")
-            pos = start + 3
-            continue
-        if not text.startswith("${", start):
-            out.append("$")
-            pos = start + 1
-            continue
-        end = text.find("}", start + 2)
-        match = _REF.fullmatch(text, start + 2, end) if end >= 0 else None
-        if match is None:
-            # The reference itself is never echoed: a default may hold a literal secret.
-            raise Problem(
-                f"malformed ${{...}} reference at character {start + 1}; "
-                "write ${NAME} or ${NAME:-default} (and $${ for a literal ${)"
-            )
-        name, default = match.group(1), match.group(2)
-        value = environ.get(name)
-        if value is None or (default is not None and value == ""):
-            if default is None:
-                raise Problem(
-                    f"environment variable {name} is not set; "
-                    f"set it, or write ${{{name}:-default}} to give a default"
-                )
-            value = default
-        out.append(value)
-        pos, substituted = end + 1, True
-    out.append(text[pos:])
-    result = "".join(out)
-    return _FromEnv(result) if substituted else result
-
-
-def interpolate(value: object, environ: Mapping[str, str]) -> object:
-    """Interpolate every string inside `value` (mappings and lists included)."""
-    if isinstance(value, str):
-        return _interpolate_text(value, environ)
-    if isinstance(value, Mapping):
-        out: dict[object, object] = {}
-        for key, item in value.items():
-            try:
-                out[key] = interpolate(item, environ)
-            except Problem as exc:
-                raise exc.under(str(key)) from None
-        return out
-    if isinstance(value, (list, tuple)):
-        items: list[object] = []
-        for index, item in enumerate(value):
-            try:
-                items.append(interpolate(item, environ))
-            except Problem as exc:
-                raise exc.under(f"[{index}]") from None
-        return items
-    return value
-
-
 # ---------------------------------------------------------------------------- value checks
 
 
@@ -199,7 +105,7 @@ def _number(
     def check(value: object) -> object:
         if value is None and optional:
             return None
-        if isinstance(value, _FromEnv):
+        if isinstance(value, FromEnv):
             try:
                 value = float(value)
             except ValueError:
@@ -219,7 +125,7 @@ def _integer(minimum: int, *, optional: bool = False) -> Check:
     def check(value: object) -> object:
         if value is None and optional:
             return None
-        if isinstance(value, _FromEnv):
+        if isinstance(value, FromEnv):
             try:
                 value = int(value)
             except ValueError:
@@ -250,7 +156,7 @@ _FALSE = frozenset({"false", "no", "off", "0"})
 
 
 def _boolean(value: object) -> object:
-    if isinstance(value, _FromEnv) and value.strip().lower() in _TRUE | _FALSE:
+    if isinstance(value, FromEnv) and value.strip().lower() in _TRUE | _FALSE:
         return value.strip().lower() in _TRUE
     if not isinstance(value, bool):
         raise Problem(f"expected true or false, got {type_name(value)}")
@@ -259,7 +165,7 @@ def _boolean(value: object) -> object:
 
 def _provider(value: object) -> object:
     # Only a literal string is echoed: an interpolated `${VAR}` value may be a secret.
-    shown = isinstance(value, str) and not isinstance(value, _FromEnv)
+    shown = isinstance(value, str) and not isinstance(value, FromEnv)
     try:
         return parse_provider(value, show_value=shown)
     except LLMConfigError as exc:
