@@ -27,6 +27,7 @@ HEADLINE = {
     "first_delta_ratio",
     "events_ratio",
     "async_throughput_ratio",
+    "async_pool_ratio",
     "embed_speedup",
 }
 
@@ -56,6 +57,8 @@ def test_every_section_runs_and_writes_the_results_shape(
         assert all(_positive(v) for v in written[key].values()), key
     assert set(written["async_throughput_ratio"]) == {"c2", "c4"}
     assert all(_positive(v) for v in written["async_throughput_ratio"].values())
+    assert set(written["async_pool_ratio"]) == {"c2", "c4"}  # against the thread-pool floor
+    assert all(_positive(v) for v in written["async_pool_ratio"].values())
     assert _positive(written["embed_speedup"])
     assert _positive(written["import_ms"])
     assert set(written["targets_met"]) == {
@@ -65,6 +68,7 @@ def test_every_section_runs_and_writes_the_results_shape(
         "stream_ratio",
         "events_ratio",
         "async_c50",
+        "async_pool_ratio",
         "shared_limit_added_ms",
     }
     shared = written["details"]["shared_limits"]  # a real redis-server: make test installs it
