@@ -183,7 +183,7 @@ def test_chat_with_a_json_schema_file(
     assert fake.last_request.json["text"]["format"]["type"] == "json_schema"
 
     status, _, err = run(capsys, "chat", "--no-stream", "--json-schema", "person.json", "Ada")
-    assert status == 1
+    assert status == 4
     one_line_error(err, "LLMOutputError: the reply does not match the JSON schema")
 
 
@@ -200,7 +200,7 @@ def test_provider_errors_are_one_line(
 ) -> None:
     fake.script(Fault(401, message=f"Incorrect API key provided: {SECRET}"))
     status, out, err = run(capsys, "chat", "hi")
-    assert (status, out) == (1, "")
+    assert (status, out) == (4, "")
     one_line_error(err, "LLMAuthenticationError")
 
 
@@ -208,7 +208,7 @@ def test_unsupported_features_fail_before_sending(
     fake: FakeProviderServer, profiles_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     status, _, err = run(capsys, "chat", "-p", "lmstudio", "--reasoning-effort", "high", "hi")
-    assert status == 1
+    assert status == 2
     one_line_error(err, "LLMUnsupportedFeatureError: reasoning effort is not supported")
     assert fake.requests == []
 
@@ -218,7 +218,7 @@ def test_a_cut_stream_keeps_the_partial_text_and_fails(
 ) -> None:
     fake.script(Reply("one two three four", cut_after=2))
     status, out, err = run(capsys, "chat", "go")
-    assert (status, out) == (1, "one two \n")
+    assert (status, out) == (4, "one two \n")
     one_line_error(err, "LLMStreamError")
 
 
@@ -230,14 +230,14 @@ def test_unknown_profile_and_missing_key(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     status, _, err = run(capsys, "chat", "-p", "nope", "hi")
-    assert status == 1
+    assert status == 3
     one_line_error(err, "LLMConfigError: no profile 'nope'")
 
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     keyless = tmp_path / "keyless.yaml"
     keyless.write_text("profiles:\n  claude: {provider: anthropic}\n", encoding="utf-8")
     status, _, err = run(capsys, "--profiles", str(keyless), "chat", "hi")
-    assert status == 1
+    assert status == 3
     one_line_error(err, "LLMConfigError")
     assert "set ANTHROPIC_API_KEY" in err
     assert fake.requests == []
@@ -274,7 +274,7 @@ def test_embed_on_a_provider_without_embeddings(
     profiles_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     status, _, err = run(capsys, "embed", "-p", "anthropic", "--model", "x", "fjord")
-    assert status == 1
+    assert status == 2
     one_line_error(err, "LLMUnsupportedFeatureError: embeddings")
 
 
@@ -404,14 +404,14 @@ def test_profiles_check_reports_a_broken_file(
     broken = tmp_path / "broken.yaml"
     broken.write_text("profiles:\n  a: {provider: openai\n", encoding="utf-8")
     status, _, err = run(capsys, "profiles", "check", str(broken))
-    assert status == 1
+    assert status == 3
     one_line_error(err, "LLMConfigError")
     assert "YAML syntax error" in err
     for document in ("profiles: [a]\n", "default_profile: b\nprofiles:\n  a: {provider: x}\n"):
         broken.write_text(document, encoding="utf-8")
         for command in ("check", "list"):
             status, _, err = run(capsys, "--profiles", str(broken), "profiles", command)
-            assert status == 1
+            assert status == 3
             one_line_error(err, "LLMConfigError")
 
 
@@ -460,7 +460,7 @@ def test_quickstart_with_one_key_lists_and_checks_per_profile(
     assert lines[-1] == "1 of 2 profiles have problems"
 
     status, _, err = run(capsys, "profiles", "show", "claude")
-    assert status == 1
+    assert status == 3
     one_line_error(err, "LLMConfigError")
     assert UNSET_ANTHROPIC in err
 
@@ -474,7 +474,7 @@ def test_quickstart_with_one_key_chats_on_the_good_profile(
     assert fake.last_request.headers["authorization"] == f"Bearer {SECRET}"
 
     status, out, err = run(capsys, "chat", "-p", "claude", "hi")
-    assert (status, out) == (1, "")
+    assert (status, out) == (3, "")
     one_line_error(err, "LLMConfigError")
     assert UNSET_ANTHROPIC in err
     assert len(fake.requests) == 1  # nothing was sent for the broken profile
@@ -512,12 +512,13 @@ def test_a_failing_process_prints_one_line(fake: FakeProviderServer, profiles_fi
     env: dict[str, Any] = {"PATH": "/usr/bin:/bin", "HOME": str(profiles_file.parent)}
     done = subprocess.run(
         [*_script(), "--profiles", str(profiles_file), "chat", "-p", "missing", "hi"],
+        stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
         timeout=60,
         env=env,
     )
-    assert done.returncode == 1
+    assert done.returncode == 3
     assert done.stdout == ""
     assert done.stderr.count("\n") == 1
     assert done.stderr.startswith("llm-context: error: LLMConfigError: no profile 'missing'")

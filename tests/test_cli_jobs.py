@@ -149,6 +149,6 @@ def test_batch_on_a_provider_without_one_is_one_line(
     status, _, err = run(
         capsys, "batch", "submit", "-p", "ollama", "-i", str(rows(tmp_path)), "-t", "{text}"
     )
-    assert status == 1
+    assert status == 2
     one_line_error(err, "LLMUnsupportedFeatureError")
     assert fake.requests == []

@@ -117,8 +117,9 @@ def test_the_cli_prints_one_line_for_a_hostile_file(tmp_path: Path, name: str) -
             text=True,
             timeout=60,
             env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+            stdin=subprocess.DEVNULL,
         )
-        assert done.returncode == 1, done.stderr
+        assert done.returncode == 3, done.stderr  # configuration
         assert done.stderr.count("\n") == 1, done.stderr
         assert done.stderr.startswith("llm-context: error: LLMConfigError: " + str(path))
 
@@ -183,7 +184,7 @@ def test_drop_unsupported_on_the_command_line(
     fake: FakeProviderServer, profiles_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     status, _, err = run(capsys, "chat", "-p", "lmstudio", "--reasoning-effort", "high", "hi")
-    assert status == 1 and "--drop-unsupported" in err and err.count("\n") == 1
+    assert status == 2 and "--drop-unsupported" in err and err.count("\n") == 1
     assert fake.requests == []
 
     fake.script(Reply("fine"))

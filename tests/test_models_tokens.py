@@ -273,7 +273,7 @@ def test_cli_tokens_errors_are_one_line(
     assert status == 2 and "prompt is empty" in err
     fake.script(*[Fault(401)] * 3)
     status, _, err = run(capsys, "models", "-p", "openai")
-    assert status == 1
+    assert status == 4
     one_line_error(err, "LLMAuthenticationError")
 
 

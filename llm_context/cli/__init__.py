@@ -1,8 +1,8 @@
 """The `llm-context` command: chat, embed, image, raw, models, tokens, map, batch, profiles,
-providers, the demo and the fake provider server.
+providers, the demo and the fake provider server. `llm-context "prompt"` is `chat`.
 
 Every command has `--help`. Expected failures (our `LLMError`s, bad arguments) print one
-line on stderr and exit non-zero; a traceback means a bug.
+line on stderr and exit with the status `EXIT_STATUS` gives; a traceback means a bug.
 """
 
 from __future__ import annotations
@@ -12,14 +12,30 @@ import logging
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
-from ..errors import LLMError, LLMUnsupportedFeatureError, redact
+from ..errors import (
+    LLMConfigError,
+    LLMError,
+    LLMInputError,
+    LLMUnsupportedFeatureError,
+    redact,
+)
 from ..version import __version__
 from . import chat, fake_server, features, jobs, media, models, profiles_cmd
 from .common import CLIError, warn
 
-__all__ = ["build_parser", "main"]
+__all__ = ["EXIT_STATUS", "build_parser", "main"]
+
+EXIT_STATUS: tuple[tuple[type[LLMError], int], ...] = (
+    (LLMConfigError, 3),  # a profile, a key or the profiles file
+    (LLMInputError, 2),  # the input: what was asked, caught before sending
+    (LLMUnsupportedFeatureError, 2),  # asked of a provider that cannot do it
+    (LLMError, 4),  # the provider (or the way to it) failed
+)
+"""An error's exit status, first match wins. Beside these: 0 done, 1 done but some part
+failed (rows of `map`, profiles of `profiles check`), 2 a mistake on the command line,
+130 interrupted."""
 
 PROG = "llm-context"
 DESCRIPTION = """\
@@ -45,6 +61,11 @@ def _demo(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
+    return _build()[0]
+
+
+def _build() -> tuple[argparse.ArgumentParser, Collection[str]]:
+    """The parser, and the names of its commands."""
     parser = argparse.ArgumentParser(
         prog=PROG, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -79,7 +100,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(run=_demo)
     fake_server.add_parser(commands)
-    return parser
+    return parser, set(commands.choices)
+
+
+# Options that come before the command name, and whether each takes a value.
+_GLOBAL = {"-v": False, "--verbose": False, "--profiles": True}
+
+
+def _with_command(argv: list[str], commands: Collection[str]) -> list[str]:
+    """`argv` with `chat` put in when it names no command (`llm-context "Hello"`)."""
+    index = 0
+    while index < len(argv):
+        word = argv[index]
+        if word in ("-h", "--help", "--version") or word in commands:
+            return argv
+        if word.split("=", 1)[0] in _GLOBAL:
+            index += 2 if _GLOBAL[word] else 1
+            continue
+        return [*argv[:index], "chat", *argv[index:]]
+    return argv  # no command and no prompt: the help
 
 
 def _one_line(exc: BaseException) -> str:
@@ -95,8 +134,8 @@ def _unsupported_hint(args: argparse.Namespace, exc: LLMError) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 failed, 2 usage, 130 ^C)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    parser, commands = _build()
+    args = parser.parse_args(_with_command(list(sys.argv[1:] if argv is None else argv), commands))
     # Retry and fallback notices (warnings) on stderr, marked as ours; a no-op if the host
     # program configured logging already.
     logging.basicConfig(format=f"{PROG}: %(message)s", level=logging.WARNING)
@@ -112,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _traceback(args)
         hint = _unsupported_hint(args, exc)
         warn(f"{PROG}: error: {type(exc).__name__}: {_one_line(exc)}{hint}")
-        return 1
+        return next(status for kind, status in EXIT_STATUS if isinstance(exc, kind))
     except KeyboardInterrupt:
         warn("")
         return 130

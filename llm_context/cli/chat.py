@@ -1,8 +1,10 @@
-"""`llm-context chat`: one prompt, the reply streamed to the terminal."""
+"""`llm-context chat` (and `llm-context "prompt"`): one prompt, with piped input and
+attachments, the reply streamed to the terminal."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from typing import Any
 
@@ -13,14 +15,17 @@ __all__ = ["add_parser"]
 
 HELP = "send a prompt and print the reply (streamed)"
 DESCRIPTION = """\
-Send one prompt to a profile's model and print the reply as it arrives.
-Use "-" as the prompt to read it from standard input.
+Send one prompt to a profile's model and print the reply as it arrives. `chat` may be left
+out: `llm-context "Hello"`. Piped input is read and put before the prompt; "-" as the
+prompt reads only standard input.
 
 examples:
-  llm-context chat "Write a haiku about fjords"
+  llm-context "Write a haiku about fjords"
   llm-context chat -p claude --system "Answer in French" "Hello"
-  git diff | llm-context chat --usage "Review this diff:" -
-  llm-context chat --json-schema person.json --no-stream "Ada Lovelace, born 1815"
+  git diff | llm-context --usage "Review this diff:"
+  llm-context -a photo.jpg -a report.pdf "What do these show?"
+  llm-context -o temperature 0.2 -o reasoning_effort low "Name three fjords"
+  llm-context --json-schema person.json --no-stream "Ada Lovelace, born 1815"
 """
 
 
@@ -34,14 +39,31 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "prompt", nargs="+", help='the prompt (several words are joined); "-" reads stdin'
+        "prompt", nargs="*", help='the prompt (several words are joined); "-" reads stdin'
+    )
+    parser.add_argument(
+        "--attach",
+        "-a",
+        action="append",
+        default=[],
+        metavar="PATH|URL",
+        help="an image, document (PDF, text) or audio file (WAV, MP3) to send; repeatable",
+    )
+    parser.add_argument(
+        "-o",
+        "--option",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("KEY", "VALUE"),
+        help="any chat option (VALUE as JSON, else text): -o temperature 0.2; repeatable",
     )
     parser.add_argument("--system", "-s", metavar="TEXT", help="a system instruction")
     parser.add_argument("--model", "-m", help="the model (default: the profile's)")
     parser.add_argument(
         "--json-schema",
-        metavar="FILE",
-        help="reply with JSON matching this JSON Schema file (checked before printing)",
+        metavar="FILE|JSON",
+        help="reply with JSON matching this JSON Schema (a file, or inline JSON)",
     )
     parser.add_argument("--json", action="store_true", help="reply with a JSON object")
     parser.add_argument("--no-stream", action="store_true", help="print the reply when complete")
@@ -87,6 +109,20 @@ def _not_utf8(what: str, position: int) -> str:
     )
 
 
+def _piped() -> str:
+    """What is piped in, or "" when stdin is a terminal (or cannot be read)."""
+    stream = sys.stdin
+    try:
+        if stream is None or stream.isatty():
+            return ""
+    except (OSError, ValueError):
+        return ""
+    try:
+        return _stdin()
+    except (OSError, ValueError):  # closed, or not readable here
+        return ""
+
+
 def _prompt(words: list[str]) -> str:
     if words == ["-"]:
         text = _stdin()
@@ -95,17 +131,46 @@ def _prompt(words: list[str]) -> str:
             _stdin() if w == "-" else utf8_text(w, f"prompt word {i + 1}")
             for i, w in enumerate(words)
         )
+        if "-" not in words:
+            piped = _piped().strip()
+            text = f"{piped}\n\n{text}" if piped and text.strip() else piped or text
     text = text.strip()
     if not text:
-        raise CLIError("the prompt is empty")
+        raise CLIError('the prompt is empty: give one, e.g. llm-context "Hello"')
     return text
+
+
+_IMAGES = (".png", ".jpg", ".jpeg", ".gif", ".webp")
+_AUDIO = (".wav", ".mp3")
+
+
+def _attachment(source: str) -> dict[str, Any]:
+    """A message part for `--attach`, by the library's part helpers (which check the bytes)."""
+    from ..contract.parts import audio_part, file_part, image_part
+
+    name = source.lower().split("?", 1)[0]
+    if name.endswith(_IMAGES):
+        return image_part(source)
+    if name.endswith(_AUDIO):
+        return audio_part(source)
+    return file_part(source)
+
+
+def _value(text: str) -> Any:
+    """An `-o` value: JSON when it parses (numbers, true, lists...), else the text."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
     opts: dict[str, Any] = {}
     if args.json_schema:
+        given = args.json_schema
+        inline = given.lstrip().startswith("{")
         opts["output_format"] = "json_schema"
-        opts["json_schema"] = read_json_arg("@" + args.json_schema, "--json-schema")
+        opts["json_schema"] = read_json_arg(given if inline else "@" + given, "--json-schema")
     elif args.json:
         opts["output_format"] = "json_object"
     if args.drop_unsupported:
@@ -114,17 +179,22 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         value = getattr(args, name)
         if value is not None:
             opts[name] = value
+    for key, value in args.option:  # the library checks the names (and suggests)
+        opts[key.replace("-", "_")] = _value(value)
     return opts
 
 
 def run(args: argparse.Namespace) -> int:
+    llm = client_for(args)  # a profile problem is named before stdin is read
     prompt = _prompt(args.prompt)
-    messages: list[dict[str, Any]] = [{"role": "user", "content": prompt}]
+    content: Any = prompt
+    if args.attach:
+        content = [{"type": "text", "text": prompt}, *map(_attachment, args.attach)]
+    messages: list[dict[str, Any]] = [{"role": "user", "content": content}]
     if args.system:
         utf8_text(args.system, "--system")
         messages.insert(0, {"role": "system", "content": args.system})
     opts = _options(args)
-    llm = client_for(args)
     if args.no_stream:
         result = llm.chat_sync(messages, **opts)
         text = result.text
