@@ -77,3 +77,12 @@ def ctx(fake: FakeProviderServer) -> Iterator[LLMContext]:
     context = make_context(fake)
     yield context
     context.close()
+
+
+@pytest.fixture(autouse=True)
+def _own_data_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command line's log of exchanges goes to a directory of the test's own, never to
+    the user's data directory."""
+    monkeypatch.setenv("LLM_CONTEXT_DATA_DIR", str(tmp_path_factory.mktemp("data")))

@@ -84,6 +84,7 @@ COMMANDS = [
     ["batch", "status"],
     ["batch", "results"],
     ["batch", "cancel"],
+    ["logs"],
     ["demo"],
     ["fake-server"],
 ]

@@ -22,7 +22,7 @@ from ..errors import (
     redact,
 )
 from ..version import __version__
-from . import chat, fake_server, features, jobs, media, models, profiles_cmd
+from . import chat, fake_server, features, jobs, logs_cmd, media, models, profiles_cmd
 from .common import CLIError, warn
 
 __all__ = ["EXIT_STATUS", "build_parser", "main"]
@@ -90,6 +90,7 @@ def _build() -> tuple[argparse.ArgumentParser, Collection[str]]:
     media.add_parsers(commands, targeted)
     models.add_parsers(commands, targeted)
     jobs.add_parsers(commands, targeted)
+    logs_cmd.add_parser(commands, common)
     profiles_cmd.add_parser(commands, common)
     features.add_parser(commands, common)
     demo = commands.add_parser(

@@ -4,12 +4,15 @@ attachments, the reply streamed to the terminal."""
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from ..errors import LLMStreamError
 from .common import CLIError, client_for, print_usage, read_json_arg, say
+from .logbook import Exchange, Logbook
 
 __all__ = ["add_parser"]
 
@@ -70,6 +73,15 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--usage", action="store_true", help="print token usage (and cost, with pricing) to stderr"
     )
+    parser.add_argument(
+        "--continue",
+        "-c",
+        dest="continue_",
+        action="store_true",
+        help="continue the last logged conversation",
+    )
+    parser.add_argument("--cid", metavar="ID", help="continue the logged conversation ID")
+    parser.add_argument("--no-log", action="store_true", help="do not log this exchange")
     parser.add_argument(
         "--drop-unsupported",
         action="store_true",
@@ -184,16 +196,52 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     return opts
 
 
+def _history(book: Logbook, args: argparse.Namespace) -> tuple[str | None, list[Exchange]]:
+    """The conversation to continue (`-c`, `--cid`) and its exchanges so far."""
+    if args.cid:
+        earlier = book.conversation(args.cid)
+        if not earlier:
+            raise CLIError(f"no logged conversation {args.cid!r}; see llm-context logs")
+        return args.cid, earlier
+    if args.continue_:
+        last = book.last_conversation()
+        if last is None:
+            raise CLIError("there is no logged conversation to continue yet")
+        return last, book.conversation(last)
+    return None, []
+
+
+def _described(source: str) -> dict[str, Any]:
+    """How the log keeps an attachment: never its bytes."""
+    if "://" in source:
+        return {"url": source}
+    data = Path(source).read_bytes()
+    return {
+        "name": Path(source).name,
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+
+
 def run(args: argparse.Namespace) -> int:
     llm = client_for(args)  # a profile problem is named before stdin is read
+    book = Logbook()
+    conversation, earlier = _history(book, args)
     prompt = _prompt(args.prompt)
     content: Any = prompt
     if args.attach:
         content = [{"type": "text", "text": prompt}, *map(_attachment, args.attach)]
-    messages: list[dict[str, Any]] = [{"role": "user", "content": content}]
-    if args.system:
-        utf8_text(args.system, "--system")
-        messages.insert(0, {"role": "system", "content": args.system})
+    messages: list[dict[str, Any]] = []
+    for turn in earlier:
+        messages += [
+            {"role": "user", "content": turn.prompt},
+            {"role": "assistant", "content": turn.reply},
+        ]
+    messages.append({"role": "user", "content": content})
+    system = args.system or next((t.system for t in earlier if t.system), None)
+    if system:
+        utf8_text(system, "--system")
+        messages.insert(0, {"role": "system", "content": system})
     opts = _options(args)
     if args.no_stream:
         result = llm.chat_sync(messages, **opts)
@@ -216,4 +264,17 @@ def run(args: argparse.Namespace) -> int:
         result = stream.result
     if args.usage:
         print_usage(result.usage, llm.profile.pricing)
+    if not args.no_log and book.enabled:
+        book.record(
+            conversation,
+            profile=llm.profile.name,
+            provider=llm.provider,
+            model=result.model or opts.get("model") or llm.profile.model,
+            system=system,
+            prompt=prompt,
+            attachments=[_described(a) for a in args.attach],
+            reply=result.text,
+            usage=result.usage,
+        )
+    book.close()
     return 0
