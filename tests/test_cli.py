@@ -85,6 +85,7 @@ COMMANDS = [
     ["batch", "results"],
     ["batch", "cancel"],
     ["logs"],
+    ["keys"],
     ["demo"],
     ["fake-server"],
 ]

@@ -22,7 +22,7 @@ from ..errors import (
     redact,
 )
 from ..version import __version__
-from . import chat, fake_server, features, jobs, logs_cmd, media, models, profiles_cmd
+from . import chat, fake_server, features, jobs, keys_cmd, logs_cmd, media, models, profiles_cmd
 from .common import CLIError, warn
 
 __all__ = ["EXIT_STATUS", "build_parser", "main"]
@@ -91,6 +91,7 @@ def _build() -> tuple[argparse.ArgumentParser, Collection[str]]:
     models.add_parsers(commands, targeted)
     jobs.add_parsers(commands, targeted)
     logs_cmd.add_parser(commands, common)
+    keys_cmd.add_parser(commands, common)
     profiles_cmd.add_parser(commands, common)
     features.add_parser(commands, common)
     demo = commands.add_parser(
@@ -144,7 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.run(args))
+        with keys_cmd.stored_keys():  # a stored key, where nothing else gives one
+            return int(args.run(args))
     except CLIError as exc:
         warn(f"{PROG}: error: {_one_line(exc)}")
         return 2
