@@ -223,10 +223,31 @@ def _described(source: str) -> dict[str, Any]:
     }
 
 
+def _at_terminal() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty() and sys.stdout.isatty()
+    except (OSError, ValueError):
+        return False
+
+
 def run(args: argparse.Namespace) -> int:
     llm = client_for(args)  # a profile problem is named before stdin is read
     book = Logbook()
     conversation, earlier = _history(book, args)
+    if not args.prompt and not args.attach and _at_terminal():
+        from .interactive import converse  # a session at the terminal
+
+        history: list[dict[str, Any]] = []
+        system = args.system or next((t.system for t in earlier if t.system), None)
+        if system:
+            history.append({"role": "system", "content": system})
+        for turn in earlier:
+            history += [
+                {"role": "user", "content": turn.prompt},
+                {"role": "assistant", "content": turn.reply},
+            ]
+        opts = _options(args)
+        return converse(llm, book, conversation, history, system, opts, not args.no_log)
     prompt = _prompt(args.prompt)
     content: Any = prompt
     if args.attach:
