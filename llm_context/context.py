@@ -203,11 +203,9 @@ class LLMContext:
         if self._executor is None:
             with self._lock:
                 if self._executor is None:
-                    from concurrent.futures import ThreadPoolExecutor  # for async callers only
+                    from .call.pool import GaugedPool  # for async callers only
 
-                    self._executor = ThreadPoolExecutor(
-                        max_workers=self._max_workers, thread_name_prefix="llm_context"
-                    )
+                    self._executor = GaugedPool(self._max_workers)
         return self._executor
 
     def llm(
