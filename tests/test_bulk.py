@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import re
+import signal
 import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
 
+import pydantic
 import pytest
 
-from llm_context import ChatResult, LLMContext, LLMInputError
+from llm_context import ChatResult, LLMContext, LLMInputError, UsageRecord
 from llm_context.bulk.progress import progress_for
 from llm_context.clock import FakeClock
 from llm_context.testing import FakeProviderServer, Fault, Reply
@@ -203,11 +206,17 @@ def test_bad_checkpoints_are_named_before_anything_is_sent(
     with sqlite3.connect(other) as db:
         db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         db.execute("INSERT INTO meta VALUES ('format', 'something-else/9')")
+    foreign = tmp_path / "foreign.sqlite"  # our format's name, but another table's shape
+    with sqlite3.connect(foreign) as db:
+        db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        db.execute("INSERT INTO meta VALUES ('format', 'llm_context.bulk/1')")
+        db.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, answer TEXT)")
     cases = [
         (tmp_path / "no" / "such" / "dir" / "run.sqlite", "cannot be used"),
         (tmp_path, "cannot be used"),
         (junk, "cannot be used"),
         (other, "something-else/9"),
+        (foreign, "cannot be used"),
     ]
     for path, message in cases:
         with pytest.raises(LLMInputError, match=message):
@@ -221,6 +230,96 @@ def test_bad_checkpoints_are_named_before_anything_is_sent(
     with pytest.raises(LLMInputError, match="build must be a function"):
         llm.map_sync(range(3), "not a function", progress=False)  # type: ignore[arg-type]
     assert fake.requests == []
+
+
+def test_a_reopened_checkpoint_gives_back_the_same_results(
+    bctx: LLMContext, fake: FakeProviderServer, tmp_path: Path
+) -> None:
+    path = tmp_path / "run.sqlite"
+    llm = bctx.llm("openai")
+    fake.script(
+        Reply("plain", finish_reason="length"),
+        Reply.json({"n": 1}),
+        Reply.tool_call("lookup", {"q": "Row 2"}, id="call_2"),
+    )
+
+    def build(i: int) -> Any:
+        if i == 1:
+            return {"messages": prompt(i), "output_format": "json"}
+        tools = [{"name": "lookup", "parameters": {"type": "object"}}]
+        return {"messages": prompt(i), "tools": tools} if i == 2 else prompt(i)
+
+    def seen(r: Any) -> tuple[Any, ...]:
+        calls = [(c.id, c.name, c.arguments) for c in r.tool_calls]
+        return (r.text, r.usage, r.model, r.finish_reason, r.parsed, calls, r.profile)
+
+    first = llm.map_sync(range(3), build, checkpoint=path, concurrency=1, progress=False)
+    fake.clear()
+    with LLMContext(fake.profiles()) as other:  # another context: nothing shared but the file
+        again = other.llm("openai").map_sync(range(3), build, checkpoint=path, progress=False)
+    assert fake.requests == [] and again.skipped == 3
+    assert [seen(r) for r in again.results] == [seen(r) for r in first.results]
+    assert first.results[0].finish_reason == "length" and first.results[2].tool_calls
+
+
+def test_a_pydantic_output_comes_back_as_its_model_and_a_changed_model_runs_again(
+    bctx: LLMContext, fake: FakeProviderServer, tmp_path: Path
+) -> None:
+    class Label(pydantic.BaseModel):
+        label: str
+
+    def build(i: int) -> dict[str, Any]:
+        return {"messages": prompt(i), "output_format": "json_schema", "json_schema": Label}
+
+    path = tmp_path / "run.sqlite"
+    llm = bctx.llm("openai")
+    fake.script(Reply('{"label": "a"}'), Reply('{"label": "b"}'))
+    first = llm.map_sync(range(2), build, checkpoint=path, concurrency=1, progress=False)
+    fake.clear()
+    again = llm.map_sync(range(2), build, checkpoint=path, progress=False)
+    assert fake.requests == [] and again.skipped == 2
+    assert [r.parsed for r in again.results] == [Label(label="a"), Label(label="b")]
+    assert [r.parsed for r in first.results] == [r.parsed for r in again.results]
+
+    class Label(pydantic.BaseModel):  # type: ignore[no-redef]  # same name, one more field
+        label: str
+        score: int
+
+    fake.script(Reply('{"label": "c", "score": 1}'), Reply('{"label": "d", "score": 2}'))
+    changed = llm.map_sync(range(2), build, checkpoint=path, concurrency=1, progress=False)
+    assert changed.skipped == 0 and sorted(sent_rows(fake)) == [0, 1]
+    assert [r.parsed.score for r in changed.results] == [1, 2]
+
+
+@pytest.mark.skipif(
+    sys.platform == "win32" or signal.getsignal(signal.SIGINT) is not signal.default_int_handler,
+    reason="needs SIGINT to raise KeyboardInterrupt in the main thread",
+)
+def test_ctrl_c_stops_the_run_and_keeps_what_finished(
+    bctx: LLMContext, fake: FakeProviderServer, tmp_path: Path
+) -> None:
+    """Ctrl-C after 5 calls: no item starts after it, the calls in flight finish and are
+    committed, and a rerun sends exactly the items never sent."""
+    path = tmp_path / "run.sqlite"
+    llm = bctx.llm("openai")
+    fake.script(*[Reply(f"r{i}", delay_s=0.01) for i in range(400)])
+    calls: list[UsageRecord] = []
+
+    def interrupt(record: UsageRecord) -> None:
+        calls.append(record)
+        if len(calls) == 5:  # a worker thread; the signal lands in the main one, in map_sync
+            os.kill(os.getpid(), signal.SIGINT)
+
+    unsubscribe = bctx.on_usage(interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        llm.map_sync(range(400), prompt, checkpoint=path, concurrency=4, progress=False)
+    unsubscribe()
+    first = sent_rows(fake)
+    assert 5 <= len(first) < 100  # stopped, not run to the end
+    fake.clear()
+    again = llm.map_sync(range(400), prompt, checkpoint=path, concurrency=4, progress=False)
+    assert again.skipped == len(first) and again.done == 400  # every call in flight committed
+    assert sorted(first + sent_rows(fake)) == list(range(400))  # none sent twice
 
 
 def test_no_key_reaches_the_checkpoint(

@@ -6,7 +6,8 @@ An item is `build(item)`: a messages list, or a dict of `messages` and chat opti
 key is its whole request (with the profile's provider and model); an item already in the
 checkpoint, or equal to one earlier in the list, is never sent again. One item's error is
 that item's result, never the run's; anything but an `LLMError` (a bug, Ctrl-C) stops the
-run, and what finished is already in the checkpoint.
+run: no item starts after it, the calls in flight finish and are committed, and it is
+raised.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from ..contract.results import ChatResult, Usage, add_usage
 from ..errors import LLMError, LLMInputError
 from ..metering import UsageRecord, cost_of
 from .checkpoint import Checkpoint
+from .items import build_error, concurrency_of, lost, request_of
 from .progress import Progress, progress_for
-from .stored import fingerprint
+from .stored import fingerprint, from_json, output_model
 
 if TYPE_CHECKING:
     import os
@@ -41,7 +43,6 @@ Build = Callable[[Any], Any]
 _RUN: contextvars.ContextVar[object | None] = contextvars.ContextVar(
     "llm_context_run", default=None
 )
-_DEFAULT_CONCURRENCY = 8
 
 
 @dataclass(frozen=True)
@@ -108,11 +109,16 @@ class _Run:
             raise LLMInputError("build must be a function of one item returning its messages")
         self.llm = llm
         self.items = tuple(items)
-        self.concurrency = _concurrency(llm, concurrency)
+        self.concurrency = concurrency_of(llm, concurrency)
         self.results: list[Outcome | None] = [None] * len(self.items)
         self.jobs = self._plan(build, dict(opts))
         self.store = None if checkpoint is None else Checkpoint(checkpoint)
-        self.skipped = self._restore()
+        try:
+            self.skipped = self._restore()
+        except BaseException:
+            if self.store is not None:
+                self.store.close()
+            raise
         self.usage: Usage = {}
         self.retries = 0
         self.cost: float | None = None
@@ -126,12 +132,12 @@ class _Run:
         jobs: dict[str, _Job] = {}
         for index, item in enumerate(self.items):
             try:
-                messages, opts = _request(build(item), common)
+                messages, opts = request_of(build(item), common)
                 model = self.llm.runtime.model("chat", opts.get("model"))
+                key = fingerprint(profile.provider.value, model, {"messages": messages, **opts})
             except Exception as exc:  # the caller's build: its failure is this item's
-                self.results[index] = _build_error(index, exc)
+                self.results[index] = build_error(index, exc)
                 continue
-            key = fingerprint(profile.provider.value, model, {"messages": messages, **opts})
             job = jobs.get(key)
             if job is None:
                 jobs[key] = _Job(key, messages, opts, [index])
@@ -143,14 +149,18 @@ class _Run:
         """Fill in what the checkpoint already holds; the rest is left to send."""
         if self.store is None:
             return 0
-        done = self.store.done({job.key for job in self.jobs})
+        stored = self.store.done({job.key for job in self.jobs})
         skipped = 0
+        left: list[_Job] = []
         for job in self.jobs:
-            if job.key in done:
-                for index in job.indexes:
-                    self.results[index] = done[job.key]
-                skipped += len(job.indexes)
-        self.jobs = [job for job in self.jobs if job.key not in done]
+            result = _read(stored.get(job.key), job)
+            if result is None:
+                left.append(job)
+                continue
+            for index in job.indexes:
+                self.results[index] = result
+            skipped += len(job.indexes)
+        self.jobs = left
         return skipped
 
     def finish(self, job: _Job, outcome: Outcome) -> None:
@@ -177,50 +187,27 @@ class _Run:
             if record.cost is not None:
                 self.cost = (self.cost or 0.0) + record.cost
 
-    def result(self) -> BulkRun:
+    def close(self) -> None:
+        """The bar ended and the file closed, whether the run finished or stopped."""
         self.progress.close()
         if self.store is not None:
             self.store.close()
-        results = [r if r is not None else _lost(i) for i, r in enumerate(self.results)]
+
+    def result(self) -> BulkRun:
+        results = [r if r is not None else lost(i) for i, r in enumerate(self.results)]
         path = None if self.store is None else self.store.path
         return BulkRun(self.items, results, self.skipped, self.usage, self.cost, self.retries, path)
 
 
-def _request(built: Any, common: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
-    """`build(item)`'s answer as (messages, options); the item's options win."""
-    if isinstance(built, Mapping):
-        if "messages" not in built:
-            raise LLMInputError('build returned a dict without "messages"')
-        opts = {**common, **{k: v for k, v in built.items() if k != "messages"}}
-        return built["messages"], opts
-    if isinstance(built, str):
-        return [{"role": "user", "content": built}], dict(common)
-    if isinstance(built, Iterable):
-        return list(built), dict(common)
-    raise LLMInputError(
-        f"build returned a {type(built).__name__}: return messages, a prompt string, or a dict "
-        'with "messages" and chat options'
-    )
-
-
-def _build_error(index: int, exc: Exception) -> LLMError:
-    if isinstance(exc, LLMError):
-        return exc
-    error = LLMInputError(f"item {index}: build raised {type(exc).__name__}: {exc}")
-    error.__cause__ = exc
-    return error
-
-
-def _lost(index: int) -> LLMError:
-    return LLMInputError(f"item {index} was not run (the run stopped before it)")
-
-
-def _concurrency(llm: LLMClient, given: int | None) -> int:
-    if given is None:
-        return llm.profile.rate_limit.max_concurrency or _DEFAULT_CONCURRENCY
-    if isinstance(given, bool) or not isinstance(given, int) or given < 1:
-        raise LLMInputError(f"concurrency must be a whole number >= 1, got {given!r}")
-    return given
+def _read(stored: str | None, job: _Job) -> ChatResult | None:
+    """A stored success, or None to send the item again (nothing stored, or a row this
+    version cannot read back: paying again beats a wrong answer)."""
+    if stored is None:
+        return None
+    try:
+        return from_json(stored, output_model(job.opts))
+    except Exception:
+        return None
 
 
 def map_sync(
@@ -237,29 +224,39 @@ def map_sync(
     run = _Run(llm, list(items), build, checkpoint, concurrency, progress, opts)
     pending = iter(run.jobs)
     take = threading.Lock()
+    stop = threading.Event()  # set on Ctrl-C or a bug: no item starts after it
     unsubscribe = llm.runtime.meter.on_usage(run.counted)
 
     def worker() -> None:
         _RUN.set(run)
-        while True:
-            with take:
-                job = next(pending, None)
-            if job is None:
-                return
-            try:
-                outcome: Outcome = llm.chat_sync(job.messages, **job.opts)
-            except LLMError as exc:
-                outcome = exc
-            run.finish(job, outcome)
+        try:
+            while not stop.is_set():
+                with take:
+                    job = next(pending, None)
+                if job is None:
+                    return
+                try:
+                    outcome: Outcome = llm.chat_sync(job.messages, **job.opts)
+                except LLMError as exc:
+                    outcome = exc
+                run.finish(job, outcome)
+        except BaseException:
+            stop.set()
+            raise
 
     try:
         workers = min(run.concurrency, len(run.jobs)) or 1
         with ThreadPoolExecutor(workers, thread_name_prefix="llm_context-map") as pool:
             futures = [pool.submit(contextvars.copy_context().run, worker) for _ in range(workers)]
-            for future in futures:
-                future.result()
+            try:
+                for future in futures:
+                    future.result()
+            except BaseException:
+                stop.set()  # the pool's exit waits for the calls in flight, which get committed
+                raise
     finally:
         unsubscribe()
+        run.close()
     return run.result()
 
 
@@ -297,4 +294,5 @@ async def map_async(
         raise
     finally:
         unsubscribe()
+        run.close()
     return run.result()
