@@ -223,6 +223,21 @@ def _described(source: str) -> dict[str, Any]:
     }
 
 
+def _conversation(
+    args: argparse.Namespace, earlier: list[Exchange]
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The messages so far (the system text first, then each logged turn), and the system
+    text: `--system`, else the one the continued conversation had."""
+    system = args.system or next((t.system for t in earlier if t.system), None)
+    messages: list[dict[str, Any]] = []
+    if system:
+        messages.append({"role": "system", "content": utf8_text(system, "--system")})
+    for turn in earlier:
+        messages.append({"role": "user", "content": turn.prompt})
+        messages.append({"role": "assistant", "content": turn.reply})
+    return messages, system
+
+
 def _at_terminal() -> bool:
     try:
         return sys.stdin is not None and sys.stdin.isatty() and sys.stdout.isatty()
@@ -234,35 +249,17 @@ def run(args: argparse.Namespace) -> int:
     llm = client_for(args)  # a profile problem is named before stdin is read
     book = Logbook()
     conversation, earlier = _history(book, args)
+    history, system = _conversation(args, earlier)
     if not args.prompt and not args.attach and _at_terminal():
         from .interactive import converse  # a session at the terminal
 
-        history: list[dict[str, Any]] = []
-        system = args.system or next((t.system for t in earlier if t.system), None)
-        if system:
-            history.append({"role": "system", "content": system})
-        for turn in earlier:
-            history += [
-                {"role": "user", "content": turn.prompt},
-                {"role": "assistant", "content": turn.reply},
-            ]
         opts = _options(args)
         return converse(llm, book, conversation, history, system, opts, not args.no_log)
     prompt = _prompt(args.prompt)
     content: Any = prompt
     if args.attach:
         content = [{"type": "text", "text": prompt}, *map(_attachment, args.attach)]
-    messages: list[dict[str, Any]] = []
-    for turn in earlier:
-        messages += [
-            {"role": "user", "content": turn.prompt},
-            {"role": "assistant", "content": turn.reply},
-        ]
-    messages.append({"role": "user", "content": content})
-    system = args.system or next((t.system for t in earlier if t.system), None)
-    if system:
-        utf8_text(system, "--system")
-        messages.insert(0, {"role": "system", "content": system})
+    messages = [*history, {"role": "user", "content": content}]
     opts = _options(args)
     if args.no_stream:
         result = llm.chat_sync(messages, **opts)

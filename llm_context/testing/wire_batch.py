@@ -16,7 +16,7 @@ from typing import Any
 from . import wire_anthropic, wire_batch_openai, wire_google
 from .batches import FakeBatch, ItemAnswer
 from .routing import Exchange, Route
-from .wire_batch_openai import batch_route, jobs_of, jsonl
+from .wire_batch_openai import batch_route, found_job, jobs_of, jsonl
 
 __all__ = ["ROUTES"]
 
@@ -91,12 +91,8 @@ def _anthropic_batch(job: FakeBatch, exchange: Exchange) -> dict[str, Any]:
 
 
 def _anthropic_job(exchange: Exchange, read: bool) -> FakeBatch | None:
-    store = jobs_of(exchange)
     job_id = exchange.params["batch_id"]
-    job = store.read(job_id) if read else store.cancel(job_id)
-    if job is None:
-        exchange.send_error(404, f"batch {job_id} not found")
-    return job  # type: ignore[no-any-return]
+    return found_job(exchange, job_id, read=read, missing=f"batch {job_id} not found")
 
 
 def retrieve_anthropic_batch(exchange: Exchange) -> None:
@@ -203,12 +199,8 @@ def _google_row(answer: ItemAnswer) -> dict[str, Any]:
 
 
 def _google_job(exchange: Exchange, read: bool) -> FakeBatch | None:
-    store = jobs_of(exchange)
     job_id = "batches/" + exchange.params["batch_id"]
-    job = store.read(job_id) if read else store.cancel(job_id)
-    if job is None:
-        exchange.send_error(404, f"Batch {job_id} not found")
-    return job  # type: ignore[no-any-return]
+    return found_job(exchange, job_id, read=read, missing=f"Batch {job_id} not found")
 
 
 def get_google_batch(exchange: Exchange) -> None:

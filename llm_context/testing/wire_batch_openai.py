@@ -19,7 +19,7 @@ from . import wire_openai
 from .batches import FakeBatch, ItemAnswer
 from .routing import Exchange, Route, dumps
 
-__all__ = ["ROUTES", "batch_route", "jobs_of", "jsonl"]
+__all__ = ["ROUTES", "batch_route", "found_job", "jobs_of", "jsonl"]
 
 _BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)
 _OPENAI_BODY_NEEDS = {"/v1/responses": "input", "/v1/chat/completions": "messages"}
@@ -218,22 +218,29 @@ def _openai_not_run(custom_id: str, code: str) -> dict[str, Any]:
     }
 
 
-def retrieve_openai_batch(exchange: Exchange) -> None:
+def found_job(exchange: Exchange, job_id: str, *, read: bool, missing: str) -> FakeBatch | None:
+    """The job, one read further on (or with cancel asked); a 404 saying `missing` when
+    there is none."""
     store = jobs_of(exchange)
-    job = store.read(exchange.params["batch_id"])
+    job: FakeBatch | None = store.read(job_id) if read else store.cancel(job_id)
     if job is None:
-        exchange.send_error(404, f"No batch found with id '{exchange.params['batch_id']}'")
-        return
-    exchange.send_json(_openai_batch(job, store))
+        exchange.send_error(404, missing)
+    return job
+
+
+def _openai_job(exchange: Exchange, read: bool) -> None:
+    job_id = exchange.params["batch_id"]
+    job = found_job(exchange, job_id, read=read, missing=f"No batch found with id '{job_id}'")
+    if job is not None:
+        exchange.send_json(_openai_batch(job, jobs_of(exchange)))
+
+
+def retrieve_openai_batch(exchange: Exchange) -> None:
+    _openai_job(exchange, read=True)
 
 
 def cancel_openai_batch(exchange: Exchange) -> None:
-    store = jobs_of(exchange)
-    job = store.cancel(exchange.params["batch_id"])
-    if job is None:
-        exchange.send_error(404, f"No batch found with id '{exchange.params['batch_id']}'")
-        return
-    exchange.send_json(_openai_batch(job, store))
+    _openai_job(exchange, read=False)
 
 
 def _openai_routes(provider: str, prefix: str) -> tuple[Route, ...]:
