@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Generator, Mapping, Sequence
-from concurrent.futures import Executor
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .call.catalog import count_tokens_flow, list_models_flow
 from .call.connection import Connection
@@ -23,8 +22,7 @@ from .call.plan import ChatPlan
 from .call.runtime import Runtime
 from .call.steps import Steps, run_async, run_sync
 from .client_jobs import LargeJobs
-from .clock import Clock
-from .config.settings import Profile, TelemetrySettings
+from .config.settings import Profile
 from .contract.events import ChatEvent
 from .contract.request import ChatRequest
 from .contract.results import (
@@ -35,8 +33,6 @@ from .contract.results import (
     TokenCount,
 )
 from .errors import LLMError, LLMInputError
-from .limits.pool import Limiter
-from .metering import Meter
 from .providers.base import Adapter, Feature
 from .streams.flow import (
     EVENTS_SHOWN,
@@ -52,8 +48,8 @@ from .streams.flow import (
 from .streams.handles import AsyncChatStream, ChatStream, StreamView
 
 if TYPE_CHECKING:
-    from .call.breaker import Breaker
     from .config.resolve import ModelKind
+    from .host import ClientHost
     from .streams.callbacks import TextCallback, ToolCallback
     from .telemetry.operation import Operation
     from .tool_loop import FunctionTool, ToolLoopResult
@@ -63,31 +59,24 @@ T = TypeVar("T")
 __all__ = ["LLMClient"]
 
 
-class ClientHost(Protocol):
-    """What a client needs from the context that owns it."""
+@functools.cache
+def _start_operation() -> Callable[..., Operation | None]:
+    """`telemetry.operation.start`, imported at the first call (an import statement in the
+    hot path resolves its package on every call)."""
+    from .telemetry.operation import start
 
-    @property
-    def clock(self) -> Clock: ...
-
-    @property
-    def meter(self) -> Meter: ...
-
-    def executor(self) -> Executor: ...
-
-    def limiter_for(self, profile: Profile) -> Limiter | None: ...
-
-    def breaker_for(self, profile: Profile) -> Breaker | None: ...
-
-    @property
-    def telemetry(self) -> TelemetrySettings: ...
-
-    def llm(self, profile: str | None = None) -> LLMClient: ...
+    return start
 
 
 def _stream_plan(runtime: Runtime, messages: Any, opts: Mapping[str, Any]) -> ChatPlan:
     plan = runtime.plan(messages, **opts)
     runtime.require(Feature.STREAM, plan.request.model)
     return plan
+
+
+def _without_model(opts: Mapping[str, Any]) -> dict[str, Any]:
+    """A call's options for a fallback profile: a per-call model names the primary's."""
+    return {k: v for k, v in opts.items() if k != "model"}
 
 
 def _prompt_messages(prompt: str, system: str | None) -> list[dict[str, Any]]:
@@ -151,14 +140,21 @@ class LLMClient(LargeJobs):
 
     # -- chat -------------------------------------------------------------------------------
 
+    def _chained(
+        self, primary: Callable[[], Steps[T]], fallback: Callable[[Runtime], Steps[T]]
+    ) -> Steps[T]:
+        """The primary's flow, with the profile's fallbacks behind it when it has any."""
+        if not self.profile.fallbacks:
+            return primary()  # the usual profile: no chain to build on every call
+        return with_fallbacks(
+            (self.profile.name, primary), self._fallbacks(fallback), self.profile.fallback_on
+        )
+
     def _chat_steps(self, messages: Any, **opts: Any) -> Steps[ChatResult]:
         plan = self.runtime.plan(messages, **opts)
-        # A per-call model names the primary's model; each fallback keeps its own.
-        rest = {k: v for k, v in opts.items() if k != "model"}
-        steps = with_fallbacks(
-            (self.profile.name, lambda: chat_flow(self.runtime, plan)),
-            self._fallbacks(lambda rt: chat_flow(rt, rt.plan(messages, **rest))),
-            self.profile.fallback_on,
+        steps = self._chained(
+            lambda: chat_flow(self.runtime, plan),
+            lambda rt: chat_flow(rt, rt.plan(messages, **_without_model(opts))),
         )
         op = self._telemetry("chat", plan.request.model, plan.request)
         return steps if op is None else op.steps(steps)
@@ -177,9 +173,7 @@ class LLMClient(LargeJobs):
         self, operation: str, model: str | Callable[[], str], request: ChatRequest | None = None
     ) -> Operation | None:
         """The operation's span and metrics, or None when OpenTelemetry is not set up."""
-        from .telemetry.operation import start  # loaded on first use, then a dict lookup
-
-        return start(self._host.telemetry, operation, self.profile, model, request)
+        return _start_operation()(self._host.telemetry, operation, self.profile, model, request)
 
     def chat_sync(
         self,
@@ -253,11 +247,9 @@ class LLMClient(LargeJobs):
     ) -> tuple[Steps[OpenedStream], Relay]:
         """Phase one's steps, and what phase two's events go through (its telemetry)."""
         plan = _stream_plan(self.runtime, messages, opts)
-        rest = {k: v for k, v in opts.items() if k != "model"}
-        steps = with_fallbacks(
-            (self.profile.name, lambda: open_flow(self.runtime, plan, shown)),
-            self._fallbacks(lambda rt: open_flow(rt, _stream_plan(rt, messages, rest), shown)),
-            self.profile.fallback_on,
+        steps = self._chained(
+            lambda: open_flow(self.runtime, plan, shown),
+            lambda rt: open_flow(rt, _stream_plan(rt, messages, _without_model(opts)), shown),
         )
         op = self._telemetry("stream", plan.request.model, plan.request)
         if op is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import operator
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any, Literal, TypeVar
@@ -152,7 +152,7 @@ def _delta(record: UsageRecord) -> tuple[float, ...]:
     )
 
 
-def _added(row: _Row, delta: tuple[float, ...]) -> None:
+def _added(row: _Row, delta: Sequence[float]) -> None:
     # The sums are computed before the row changes: a bad value leaves it as it was.
     row[:] = map(operator.add, row, delta)
 
@@ -197,8 +197,9 @@ class Meter:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._callbacks: list[UsageCallback] = []
-        self._total: _Row = list(_ZERO)
-        self._by: dict[str, dict[str, _Row]] = {"profile": {}, "provider": {}, "model": {}}
+        # One row per (profile, provider, model): a call adds to one row, and the totals by
+        # each are summed from these rows only when a report is asked for.
+        self._rows: dict[tuple[str, str, str], _Row] = {}
 
     def on_usage(self, callback: UsageCallback) -> Callable[[], None]:
         """Call `callback(record)` after every call; returns a function that unsubscribes."""
@@ -218,18 +219,14 @@ class Meter:
         """Add a record to the totals and run the callbacks; never raises."""
         try:
             delta = _delta(record)
-            keys = (
-                ("profile", record.profile),
-                ("provider", record.provider),
-                ("model", record.model or "(unknown)"),
-            )
+            key = (record.profile, record.provider, record.model or "(unknown)")
             with self._lock:
-                _added(self._total, delta)  # first: a malformed record raises before any change
-                for kind, key in keys:
-                    table = self._by[kind]
-                    row = table.get(key)
-                    if row is None:
-                        table[key] = row = list(_ZERO)
+                row = self._rows.get(key)
+                if row is None:
+                    row = list(_ZERO)
+                    _added(row, delta)  # first: a malformed record adds no row
+                    self._rows[key] = row
+                else:
                     _added(row, delta)
                 callbacks = list(self._callbacks)
         except Exception:  # a malformed usage dict must not fail the call that produced it
@@ -246,19 +243,24 @@ class Meter:
 
     def report(self) -> UsageReport:
         with self._lock:
-            return UsageReport(
-                total=_totals(self._total),
-                by_profile=_frozen(self._by["profile"]),
-                by_provider=_frozen(self._by["provider"]),
-                by_model=_frozen(self._by["model"]),
-            )
+            rows = [(key, tuple(row)) for key, row in self._rows.items()]
+        total: _Row = list(_ZERO)
+        by: tuple[dict[str, _Row], ...] = ({}, {}, {})  # profile, provider, model
+        for key, row in rows:
+            _added(total, row)
+            for table, name in zip(by, key, strict=True):
+                _added(table.setdefault(name, list(_ZERO)), row)
+        return UsageReport(
+            total=_totals(total),
+            by_profile=_frozen(by[0]),
+            by_provider=_frozen(by[1]),
+            by_model=_frozen(by[2]),
+        )
 
     def reset(self) -> None:
         """Forget the totals (callbacks stay)."""
         with self._lock:
-            self._total = list(_ZERO)
-            for table in self._by.values():
-                table.clear()
+            self._rows.clear()
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import pickle
 import subprocess
 import sys
@@ -217,7 +218,7 @@ def test_adapter_not_built_is_unsupported(monkeypatch: pytest.MonkeyPatch) -> No
     from llm_context.providers import registry
 
     spec = registry.PROVIDERS[Provider.OPENAI]
-    fake_spec = type(spec)(**{**spec.__dict__, "adapter": "llm_context.providers.nope:X"})
+    fake_spec = dataclasses.replace(spec, adapter="llm_context.providers.nope:X")
     monkeypatch.setitem(registry.PROVIDERS, Provider.OPENAI, fake_spec)
     ctx = LLMContext({"profiles": {"o": {"provider": "openai", "api_key": "k"}}})
     with pytest.raises(LLMUnsupportedFeatureError, match="openai"):

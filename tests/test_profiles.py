@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 import time
@@ -697,7 +698,7 @@ def test_env_only_profile_per_provider(
     assert profile.provider is provider
     assert profile.source == "env"
     assert profile.api_key is None  # read from the environment at use time
-    assert store.get() == Profile(**{**vars(profile), "name": "default"})
+    assert store.get() == dataclasses.replace(profile, name="default")
 
 
 def test_env_only_needs_both_azure_vars(tmp_path: Path) -> None:

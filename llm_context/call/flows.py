@@ -8,7 +8,6 @@ driver. Streams have their own two-phase flow in `streams.flow`.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -30,9 +29,8 @@ from ..limits.estimate import estimate_chat_tokens, estimate_text_tokens, tokens
 from ..metering import Operation, Tally, metered
 from ..providers.base import Feature
 from ..raw import send_raw
-from .fallback import falls_back_now
 from .plan import ChatPlan
-from .retry import RetryPolicy, apply_retry_override, check_retry_override, is_retryable
+from .retry import RetryPolicy, check_retry_override, is_retryable
 from .runtime import Runtime
 from .steps import Acquire, Call, Permit, Steps, is_cancellation
 
@@ -61,10 +59,7 @@ def tally(rt: Runtime) -> Tally:
 
 def policy(rt: Runtime, override: Mapping[str, Any]) -> RetryPolicy:
     """The profile's retry policy with a per-call override on top."""
-    settings = apply_retry_override(rt.profile.retry, override)
-    reasons = rt.profile.fallback_on if rt.profile.fallbacks else ()
-    give_up = functools.partial(falls_back_now, reasons=reasons) if reasons else None
-    return RetryPolicy(settings, rt.provider, rt.profile.name, rt.rng, give_up)
+    return rt.retry_policy(override)
 
 
 def attempt(
@@ -176,12 +171,13 @@ def _repairs(rt: Runtime, plan: ChatPlan, counts: Tally) -> Steps[ChatResult]:
     current = plan
     for number in range(plan.repair_attempts + 1):
         request = current.request
-        tokens = estimate_chat_tokens(request)
+        # The estimate only sizes a rate-limit request: not made when there is no limiter.
+        tokens = estimate_chat_tokens(request) if rt.limiter is not None else 0
         call = _chat_call(rt, request)
         result = yield from retried(rt, call, tokens, _usage_tokens, plan.retry, counts)
         counts.usage = add_usage(counts.usage, result.usage)
         try:
-            return rt.finish(plan, result).replace(usage=dict(counts.usage))
+            return rt.finish(plan, result, counts.usage)
         except LLMOutputError as exc:
             if number == plan.repair_attempts:
                 raise

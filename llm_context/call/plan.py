@@ -242,6 +242,14 @@ def _caching(
     return replace(request, messages=msgs, tools=tools, cache_key=key)
 
 
+# A message part -> the feature a provider needs to take it.
+_MEDIA_FEATURES = (
+    (ImagePart, Feature.VISION),
+    (DocumentPart, Feature.DOCUMENTS),
+    (AudioPart, Feature.AUDIO),
+)
+
+
 def build_chat_plan(
     spec: ProviderSpec,
     default_model: str,
@@ -304,12 +312,10 @@ def build_chat_plan(
     if tools and Feature.TOOLS not in features:
         # Tools cannot be emulated: the model would answer without calling them.
         raise LLMUnsupportedFeatureError(spec.provider.value, model, Feature.TOOLS.value)
-    for kind, feature in ((ImagePart, Feature.VISION), (DocumentPart, Feature.DOCUMENTS)):
-        if feature not in features and any(isinstance(p, kind) for m in msgs for p in m.parts):
+    kinds = {type(p) for m in msgs for p in m.parts}  # one walk for every media check
+    for kind, feature in _MEDIA_FEATURES:
+        if kind in kinds and feature not in features:
             raise LLMUnsupportedFeatureError(spec.provider.value, model, feature.value)
-    has_audio = any(isinstance(p, AudioPart) for m in msgs for p in m.parts)
-    if has_audio and Feature.AUDIO not in features:
-        raise LLMUnsupportedFeatureError(spec.provider.value, model, Feature.AUDIO.value)
     if effort is not None and Feature.REASONING not in features:
         _unsupported(spec, model, Feature.REASONING, fail_on_unsupported, "drop reasoning_effort")
         effort = None
@@ -329,7 +335,9 @@ def build_chat_plan(
     if builtin and Feature.WEB_SEARCH not in features:
         # A search cannot be emulated: the model would answer from memory, as if it had.
         raise LLMUnsupportedFeatureError(spec.provider.value, model, Feature.WEB_SEARCH.value)
-    cited = any(isinstance(p, DocumentPart) and p.citations for m in msgs for p in m.parts)
+    cited = DocumentPart in kinds and any(
+        isinstance(p, DocumentPart) and p.citations for m in msgs for p in m.parts
+    )
     if cited and Feature.DOCUMENT_CITATIONS not in features:
         fallback = "send the documents without asking for citations"
         _unsupported(spec, model, Feature.DOCUMENT_CITATIONS, fail_on_unsupported, fallback)

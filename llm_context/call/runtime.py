@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import functools
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..config.resolve import resolve_model
 from ..contract.structured import parse_reply
 from ..errors import LLMInputError, LLMUnsupportedFeatureError
+from .fallback import falls_back_now
 from .plan import CacheDefaults, ChatPlan, build_chat_plan
+from .retry import RetryPolicy, apply_retry_override
 
 if TYPE_CHECKING:
     from ..clock import Clock
     from ..config.resolve import ModelKind
-    from ..config.settings import Profile
+    from ..config.settings import Profile, RetrySettings
     from ..contract.results import ChatResult
     from ..metering import Meter
     from ..providers.base import Feature
@@ -64,9 +68,24 @@ class Runtime:
             if not isinstance(given, str) or not given:
                 raise LLMInputError("model must be a non-empty string")
             return given
-        from ..config.profiles import resolve_model
-
+        if kind == "chat" and self.profile.model:
+            return self.profile.model  # the common case, asked on every call
         return resolve_model(self.profile, kind)
+
+    def retry_policy(self, override: Mapping[str, Any]) -> RetryPolicy:
+        """The profile's retry policy with a per-call override on top."""
+        if not override:
+            return self._retry_policy  # the usual call: made once
+        return self._make_policy(apply_retry_override(self.profile.retry, override))
+
+    @functools.cached_property
+    def _retry_policy(self) -> RetryPolicy:
+        return self._make_policy(self.profile.retry)
+
+    def _make_policy(self, settings: RetrySettings) -> RetryPolicy:
+        reasons = self.profile.fallback_on if self.profile.fallbacks else ()
+        give_up = functools.partial(falls_back_now, reasons=reasons) if reasons else None
+        return RetryPolicy(settings, self.provider, self.profile.name, self.rng, give_up)
 
     @functools.cached_property
     def cache_defaults(self) -> CacheDefaults:
@@ -106,11 +125,16 @@ class Runtime:
             cache_defaults=self.cache_defaults,
         )
 
-    def finish(self, plan: ChatPlan, result: ChatResult) -> ChatResult:
-        """Check JSON output and stamp the profile that answered."""
+    def finish(
+        self, plan: ChatPlan, result: ChatResult, usage: Mapping[str, int] | None = None
+    ) -> ChatResult:
+        """Check JSON output and stamp the profile that answered (and `usage`, when given:
+        the sum over repair turns)."""
         parsed = None
         if plan.expect is not None and not result.tool_calls:
             parsed = parse_reply(
                 result.text, plan.expect, validate=plan.validate_json, model_cls=plan.model_cls
             )
-        return result.replace(parsed=parsed, profile=self.profile.name)
+        if usage is None:
+            return result.replace(parsed=parsed, profile=self.profile.name)
+        return result.replace(parsed=parsed, profile=self.profile.name, usage=dict(usage))

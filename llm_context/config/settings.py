@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
@@ -137,8 +138,9 @@ class Profile:
     extras: Mapping[str, Any] = field(default_factory=dict)
     source: str = "runtime"
 
-    @property
+    @functools.cached_property
     def spec(self) -> ProviderSpec:
+        # Read several times a call: looked up once (a frozen dataclass still has a __dict__).
         return spec_for(self.provider)
 
     @property

@@ -252,7 +252,10 @@ def normalize_messages(
 
     Raises `LLMInputError` naming the offending message and how to fix it.
     """
-    if isinstance(messages, (str, bytes, Mapping)) or not isinstance(messages, Sequence):
+    # `type(...) is list/dict` first: the usual shapes skip the slower ABC checks.
+    if type(messages) is not list and (
+        isinstance(messages, (str, bytes, Mapping)) or not isinstance(messages, Sequence)
+    ):
         raise LLMInputError(
             "messages must be a list of dicts like [{'role': 'user', 'content': 'Hello'}], "
             f"got {type(messages).__name__}"
@@ -262,11 +265,13 @@ def normalize_messages(
     out: list[Message] = []
     where: list[int] = []  # each kept message's index in the caller's list, for errors
     for i, raw in enumerate(messages):
-        if isinstance(raw, Message):
+        if type(raw) is dict:
+            pass
+        elif isinstance(raw, Message):
             out.append(raw)
             where.append(i)
             continue
-        if not isinstance(raw, Mapping):
+        elif not isinstance(raw, Mapping):
             raise LLMInputError(f"{_where(i)} must be a dict, got {type(raw).__name__}")
         role = raw.get("role")
         if role not in ROLES:

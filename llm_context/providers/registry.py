@@ -7,9 +7,8 @@ app that only talks to Anthropic never imports `openai`.
 from __future__ import annotations
 
 import enum
-import functools
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, cast
 
 from ..errors import LLMConfigError, LLMUnsupportedFeatureError
@@ -151,16 +150,24 @@ class ProviderSpec:
     max_batch_items: int = 0
     batch_one_model: bool = True
 
+    # Asked on every call with the same few models: the rule scan runs once per model. A dict
+    # of its own, because hashing the whole spec for an lru_cache key costs more than the scan.
+    _by_model: dict[str, frozenset[Feature]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
     def features_for(self, model: str) -> frozenset[Feature]:
         """The provider's features less what this model lacks."""
-        return _features_for(self, model)
+        known = self._by_model.get(model)
+        if known is None:
+            lacking = frozenset().union(*(r.lacks for r in self.model_rules if r.matches(model)))
+            known = self.features - lacking
+            if len(self._by_model) < _MODELS_KEPT:
+                self._by_model[model] = known
+        return known
 
 
-# Asked on every call, with the same few models: the rule scan runs once per (spec, model).
-@functools.lru_cache(maxsize=1024)
-def _features_for(spec: ProviderSpec, model: str) -> frozenset[Feature]:
-    lacking = frozenset().union(*(r.lacks for r in spec.model_rules if r.matches(model)))
-    return spec.features - lacking
+_MODELS_KEPT = 1024  # per provider: a caller minting model names cannot grow it for ever
 
 
 PROVIDERS: dict[Provider, ProviderSpec] = {

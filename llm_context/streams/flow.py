@@ -152,7 +152,7 @@ def open_flow(
 
     def opened() -> Steps[OpenedStream]:
         call = Call(open_once, discard=lambda pair: close_events(pair[0]))
-        tokens = estimate_chat_tokens(request)
+        tokens = estimate_chat_tokens(request) if rt.limiter is not None else 0
         (events, head), permit = yield from policy(rt, plan.retry).steps(
             lambda number: attempt(rt, call, tokens, counts, number)
         )
