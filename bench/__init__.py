@@ -1,9 +1,9 @@
 """Benchmarks: llm_context against the raw provider SDKs, on the same machine in the same run,
 over the fake provider server on loopback. Run with `make bench` or `python -m bench`.
 
-Sections: import cost, per-call overhead, streaming, async throughput, embeddings, and the
-shared (Redis) rate limiter's cost per call. Results go
-to `bench/results.json`; time ratios are ours ÷ raw SDK, throughput ratios ours ÷ native async.
+Sections: import cost, per-call overhead, streaming, async throughput, the bulk runner,
+embeddings, and the shared (Redis) rate limiter's cost per call. Results go to
+`bench/results.json`; time ratios are ours ÷ raw SDK, throughput ratios ours ÷ native async.
 """
 
 from __future__ import annotations
@@ -20,7 +20,15 @@ from .config import BenchConfig
 __all__ = ["RESULTS_PATH", "SECTIONS", "BenchConfig", "run"]
 
 RESULTS_PATH = Path(__file__).resolve().parent / "results.json"
-SECTIONS = ("imports", "overhead", "streams", "throughput", "embeddings", "shared_limits")
+SECTIONS = (
+    "imports",
+    "overhead",
+    "streams",
+    "throughput",
+    "bulk",
+    "embeddings",
+    "shared_limits",
+)
 
 
 def _say(text: str) -> None:
@@ -37,6 +45,7 @@ def run(
     """Run the chosen sections; write `out` (unless None) and return the results."""
     from llm_context import LLMContext
 
+    from .bulk import measure_bulk
     from .embeddings import measure_embeddings
     from .import_cost import measure_first_calls, measure_imports
     from .overhead import measure_overhead
@@ -72,8 +81,11 @@ def run(
                 details["streams"] = measure_streams(server, subjects, config)
             first = subjects[0]
             if "throughput" in sections:
-                log(f"async throughput ({first.provider}) ...")
-                details["throughput"] = measure_throughput(server, first, config)
+                log("async throughput ...")
+                details["throughput"] = measure_throughput(server, subjects, config)
+            if "bulk" in sections:
+                log(f"bulk runner ({first.provider}) ...")
+                details["bulk"] = measure_bulk(server, first, config)
             if "embeddings" in sections:
                 log(f"embeddings ({first.provider}) ...")
                 details["embeddings"] = measure_embeddings(server, first, config)

@@ -12,7 +12,7 @@ PROMPT = "Say hello."
 
 @dataclass(frozen=True)
 class BenchConfig:
-    """Sizes of every section; `full()` keeps `make bench` under ~5 minutes on 2 cores."""
+    """Sizes of every section; `full()` keeps `make bench` under ~8 minutes on 2 cores."""
 
     import_runs: int = 15  # fresh interpreters per import variant
     import_sdks: bool = True  # also time importing each provider SDK alone
@@ -30,13 +30,22 @@ class BenchConfig:
     async_calls: int = 1000
     async_latency_s: float = 0.02
     async_concurrency: tuple[int, ...] = (50, 200)
-    async_repeats: int = 5
+    async_repeats: int = 3  # on each of the three SDK families
     pool_sizes: tuple[int, ...] = (16, 32, 64, 256)  # thread-pool sweep at the top level
-    # A provider-like latency, where the pool size (not CPU) bounds the calls in flight.
+    # A provider-like latency: our throughput against the native async client's.
+    provider_latency_s: float = 0.2
+    provider_calls: int = 1000  # at least two rounds at each concurrency
+    provider_concurrency: tuple[int, ...] = (50, 200, 1000)
+    provider_repeats: int = 3
+    # High concurrency at a slow provider's latency, where the pool size (not CPU) may bound
+    # the calls in flight.
     slow_latency_s: float = 0.5
-    slow_calls: int = 400
-    slow_concurrency: int = 200
+    slow_calls: int = 2000
+    slow_concurrency: int = 1000
     embed_texts: int = 10_000
+    bulk_items: int = 2000
+    bulk_concurrency: int = 50
+    bulk_repeats: int = 3
 
     @classmethod
     def full(cls) -> BenchConfig:
@@ -64,8 +73,15 @@ class BenchConfig:
             async_concurrency=(2, 4),
             async_repeats=1,
             pool_sizes=(2,),
+            provider_latency_s=0.001,
+            provider_calls=4,
+            provider_concurrency=(2, 4),
+            provider_repeats=1,
             slow_latency_s=0.001,
             slow_calls=4,
             slow_concurrency=4,
             embed_texts=5,
+            bulk_items=6,
+            bulk_concurrency=2,
+            bulk_repeats=1,
         )

@@ -15,16 +15,20 @@ __all__ = ["TARGETS", "machine", "render", "summarize", "write"]
 TARGETS = {
     "import_ms": ("<", 60.0),
     "import_full_ms": ("<", 60.0),
-    "overhead_ratio": ("<=", 1.10),
-    "stream_ratio": ("<=", 1.15),
-    "events_ratio": ("<=", 1.15),
+    "overhead_ratio": ("<=", 1.05),
+    "stream_ratio": ("<=", 1.10),
+    "first_delta_ratio": ("<=", 1.10),
+    "events_ratio": ("<=", 1.10),
     "shared_limit_added_ms": ("<", 0.3),
-    "async_c50": (">=", 0.90),
     "async_pool_ratio": ("<=", 1.05),
+    "async_latency_throughput_ratio": (">=", 0.97),
 }
-"""The issue's targets: import under 60 ms (`import llm_context`; and, stricter, the whole
-client stack an app loads with `from llm_context import context`), per-call ratio, stream
-ratio, async at c50."""
+"""The targets: import under 60 ms (`import llm_context`; and, stricter, the whole client
+stack an app loads with `from llm_context import context`); per-call, stream, first-delta
+and event-stream ratios against the raw SDK (the worst provider counts); the Redis
+limiter's added cost; async time per call against the thread-pool floor at 20 ms (worst
+provider and concurrency); async throughput against the native client at 200 ms (worst
+concurrency)."""
 
 
 def _cpu() -> str:
@@ -75,6 +79,8 @@ def summarize(details: dict[str, Any], started_load: list[float]) -> dict[str, A
     streams = details.get("streams", {})
     throughput = details.get("throughput", {})
     concurrency = [k for k in throughput if k.startswith("c") and k[1:].isdigit()]
+    by_provider = throughput.get("by_provider", {})
+    provider_like = throughput.get("provider_like", {})
     result: dict[str, Any] = {
         "machine": machine(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -89,27 +95,38 @@ def summarize(details: dict[str, Any], started_load: list[float]) -> dict[str, A
         "first_delta_ratio": {p: v["first_delta_ratio"] for p, v in streams.items()},
         "events_ratio": {p: v["events_ratio"] for p, v in streams.items() if "events_ratio" in v},
         "async_throughput_ratio": {c: throughput[c]["ratio"] for c in concurrency},
-        "async_pool_ratio": {c: throughput[c].get("pool_ratio") for c in concurrency},
+        # Per concurrency, the worst provider's: time per call, ours ÷ the pool floor's.
+        "async_pool_ratio": {
+            c: max(v[c]["pool_ratio"] for v in by_provider.values()) for c in concurrency
+        },
+        "async_pool_ratio_by_provider": {
+            p: {c: v[c]["pool_ratio"] for c in concurrency} for p, v in by_provider.items()
+        },
+        "async_latency_throughput_ratio": {
+            c: v["ratio"] for c, v in provider_like.items() if isinstance(v, dict)
+        },
+        "bulk_ratio": details.get("bulk", {}).get("ratio"),
         "embed_speedup": details.get("embeddings", {}).get("speedup"),
         "shared_limit_added_ms": details.get("shared_limits", {}).get("added_ms"),
     }
-    worst_call = max(result["overhead_ratio"].values(), default=None)
-    worst_stream = max(result["stream_ratio"].values(), default=None)
+    worst = {
+        key: max((v for v in result[key].values() if v), default=None)
+        for key in ("overhead_ratio", "stream_ratio", "first_delta_ratio", "events_ratio")
+    }
     result["targets_met"] = {
         "import_ms": _check(result["import_ms"], TARGETS["import_ms"]),
         "import_full_ms": _check(result["import_full_ms"], TARGETS["import_full_ms"]),
-        "overhead_ratio": _check(worst_call, TARGETS["overhead_ratio"]),
-        "stream_ratio": _check(worst_stream, TARGETS["stream_ratio"]),
-        "events_ratio": _check(
-            max(result["events_ratio"].values(), default=None), TARGETS["events_ratio"]
+        **{key: _check(value, TARGETS[key]) for key, value in worst.items()},
+        "shared_limit_added_ms": _check(
+            result["shared_limit_added_ms"], TARGETS["shared_limit_added_ms"]
         ),
-        "async_c50": _check(result["async_throughput_ratio"].get("c50"), TARGETS["async_c50"]),
         "async_pool_ratio": _check(
             max((v for v in result["async_pool_ratio"].values() if v), default=None),
             TARGETS["async_pool_ratio"],
         ),
-        "shared_limit_added_ms": _check(
-            result["shared_limit_added_ms"], TARGETS["shared_limit_added_ms"]
+        "async_latency_throughput_ratio": _check(
+            min((v for v in result["async_latency_throughput_ratio"].values() if v), default=None),
+            TARGETS["async_latency_throughput_ratio"],
         ),
     }
     result["details"] = details
@@ -198,22 +215,15 @@ def _rows(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             )
         )
     t = d.get("throughput", {})
-    for c in (k for k in t if k.startswith("c") and k[1:].isdigit()):
-        rows.append(
-            (
-                f"async {t['provider']} {c}, {t['latency_ms']:.0f} ms latency",
-                f"{t[c]['ours_rps']:.0f} req/s",
-                f"sdk {t[c]['sdk_rps']:.0f} req/s",
-                f"x{t[c]['ratio']:.3f}",
-            )
-        )
-        if "pool_floor_rps" in t[c]:
+    for provider, by_c in t.get("by_provider", {}).items():
+        for c in (k for k in by_c if k.startswith("c") and k[1:].isdigit()):
+            v = by_c[c]
             rows.append(
                 (
-                    "  the floor: bare sync SDK in a thread pool",
-                    f"{t[c]['pool_floor_rps']:.0f} req/s",
-                    "time/call ours ÷ floor's",
-                    f"x{t[c]['pool_ratio']:.3f}",
+                    f"async {provider} {c}, {by_c['latency_ms']:.0f} ms latency",
+                    f"{v['ours_rps']:.0f} req/s",
+                    f"sdk {v['sdk_rps']:.0f}, floor {v['pool_floor_rps']:.0f} req/s",
+                    f"x{v['ratio']:.3f} of native; time/call x{v['pool_ratio']:.3f} the floor's",
                 )
             )
     for size, by_c in t.get("pool_sweep_rps", {}).items():
@@ -225,16 +235,39 @@ def _rows(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 "",
             )
         )
+    like = t.get("provider_like", {})
+    for c, v in like.items():
+        if isinstance(v, dict):
+            rows.append(
+                (
+                    f"async {t['provider']} {c}, {like['latency_ms']:.0f} ms latency",
+                    f"{v['ours_rps']:.0f} req/s",
+                    f"sdk {v['sdk_rps']:.0f} req/s",
+                    f"x{v['ratio']:.3f} ({v['calls']} calls)",
+                )
+            )
     slow = t.get("slow")
     if slow:
         c = slow["concurrency"]
         rows.append(
             (
-                f"async {t['provider']} c{c}, {slow['latency_ms']:.0f} ms latency",
+                f"async {t['provider']} {slow['calls']} calls c{c}, "
+                f"{slow['latency_ms']:.0f} ms latency",
                 f"{slow['ours_default_pool_rps']:.0f} req/s",
                 f"sdk {slow['sdk_rps']:.0f} req/s",
                 f"x{slow['ratio_default_pool']:.3f} with {slow['default_pool']} threads; "
                 f"x{slow[f'ratio_{c}_workers']:.3f} with {c}",
+            )
+        )
+    b = d.get("bulk")
+    if b:
+        rows.append(
+            (
+                f"bulk runner {b['items']} items c{b['concurrency']} {b['provider']}",
+                f"{b['runner_items_s']:.0f} items/s",
+                f"gather {b['gather_items_s']:.0f} items/s",
+                f"x{b['ratio']:.3f}; with a SQLite checkpoint "
+                f"{b['runner_checkpoint_items_s']:.0f} items/s, x{b['checkpoint_ratio']:.3f}",
             )
         )
     e = d.get("embeddings")

@@ -16,10 +16,10 @@ from .server import ServerProcess
 from .stats import paired
 from .subjects import Subject
 
-__all__ = ["measure_streams"]
+__all__ = ["first_mark", "measure_streams"]
 
 
-def _first_mark(stream: Callable[[DeltaSink], None]) -> Callable[[], float | None]:
+def first_mark(stream: Callable[[DeltaSink], None]) -> Callable[[], float | None]:
     """A call that drains one stream and returns when its first delta arrived."""
 
     def run() -> float | None:
@@ -56,8 +56,8 @@ def measure_streams(
 
         def against_sdk(ours: Callable[[DeltaSink], None], subject: Subject = subject) -> Any:
             return paired(
-                _first_mark(ours),
-                _first_mark(subject.sdk.stream),
+                first_mark(ours),
+                first_mark(subject.sdk.stream),
                 samples=config.stream_samples,
                 block=max(1, config.stream_samples // 8),
                 warmup=config.stream_warmup,

@@ -20,7 +20,7 @@ from .server import ServerProcess
 from .stats import median, ratio
 from .subjects import Subject
 
-__all__ = ["measure_throughput"]
+__all__ = ["AsyncCall", "measure_throughput", "requests_per_second", "timed_run"]
 
 AsyncCall = Callable[[], Awaitable[object]]
 
@@ -40,28 +40,34 @@ async def _drive(call: AsyncCall, total: int, concurrency: int) -> float:
     return total / (time.perf_counter() - start)
 
 
-def _rps(
+async def timed_run(
     server: ServerProcess,
     make: Callable[[], tuple[AsyncCall, Callable[[], Awaitable[None]]]],
     total: int,
     concurrency: int,
     reply: Reply,
 ) -> float:
-    """One timed run in a fresh event loop, after a warm-up round at the same concurrency."""
-
-    async def run() -> float:
-        call, close = make()
-        try:
-            server.script(reply, concurrency + total)
-            await _drive(call, concurrency, concurrency)  # connections and threads ready
-            return await _drive(call, total, concurrency)
-        finally:
-            await close()
-
+    """Requests/s of one timed run in the running event loop, after a warm-up round at the
+    same concurrency."""
+    call, close = make()
     try:
-        return asyncio.run(run())
+        server.script(reply, concurrency + total)
+        await _drive(call, concurrency, concurrency)  # connections and threads ready
+        return await _drive(call, total, concurrency)
     finally:
+        await close()
         server.clear()
+
+
+def requests_per_second(
+    server: ServerProcess,
+    make: Callable[[], tuple[AsyncCall, Callable[[], Awaitable[None]]]],
+    total: int,
+    concurrency: int,
+    reply: Reply,
+) -> float:
+    """`timed_run` in a fresh event loop."""
+    return asyncio.run(timed_run(server, make, total, concurrency, reply))
 
 
 def _ours(subject: Subject) -> Callable[[], tuple[AsyncCall, Callable[[], Awaitable[None]]]]:
@@ -91,47 +97,97 @@ def _pool_floor(subject: Subject) -> Callable[[], tuple[AsyncCall, Callable[[], 
     return make
 
 
-def measure_throughput(
-    server: ServerProcess, subject: Subject, config: BenchConfig
-) -> dict[str, Any]:
-    """Requests/s of both sides at each concurrency (median of repeats, sides alternating),
-    and our requests/s per thread-pool size at each concurrency."""
+def _sides(
+    server: ServerProcess,
+    sides: dict[str, Callable[[], tuple[AsyncCall, Callable[[], Awaitable[None]]]]],
+    calls: Callable[[int], int],
+    concurrency: tuple[int, ...],
+    repeats: int,
+    reply: Reply,
+) -> dict[int, dict[str, float]]:
+    """Median requests/s of each side at each concurrency, the sides' order alternating
+    from repeat to repeat so drift hits them alike."""
+    seen: dict[int, dict[str, list[float]]] = {c: {k: [] for k in sides} for c in concurrency}
+    for repeat in range(repeats):
+        for c in concurrency:
+            order = list(sides.items())[:: -1 if repeat % 2 else 1]
+            for name, make in order:
+                seen[c][name].append(requests_per_second(server, make, calls(c), c, reply))
+    return {c: {k: median(v) for k, v in by.items()} for c, by in seen.items()}
+
+
+def _against_floor(server: ServerProcess, subject: Subject, config: BenchConfig) -> dict[str, Any]:
+    """A fast server (20 ms): ours, the native async client, and the design's floor (the
+    bare sync SDK in a thread pool of our size under asyncio)."""
     reply = Reply("Hello! How can I help you today?", delay_s=config.async_latency_s)
-    ours: dict[int, list[float]] = {c: [] for c in config.async_concurrency}
-    native: dict[int, list[float]] = {c: [] for c in config.async_concurrency}
-    floor: dict[int, list[float]] = {c: [] for c in config.async_concurrency}
-    for repeat in range(config.async_repeats):
-        for c in config.async_concurrency:
-            sides = [
-                (ours, _ours(subject)),
-                (native, subject.sdk.make_async),
-                (floor, _pool_floor(subject)),
-            ]
-            for store, make in sides[:: -1 if repeat % 2 else 1]:
-                store[c].append(_rps(server, make, config.async_calls, c, reply))
-    out: dict[str, Any] = {
-        "provider": subject.provider,
-        "calls": config.async_calls,
-        "latency_ms": config.async_latency_s * 1000,
-    }
-    for c in config.async_concurrency:
+    sides = {"ours": _ours(subject), "sdk": subject.sdk.make_async, "floor": _pool_floor(subject)}
+    found = _sides(
+        server,
+        sides,
+        lambda c: config.async_calls,
+        config.async_concurrency,
+        config.async_repeats,
+        reply,
+    )
+    out: dict[str, Any] = {"calls": config.async_calls, "latency_ms": config.async_latency_s * 1000}
+    for c, rps in found.items():
         out[f"c{c}"] = {
-            "ours_rps": round(median(ours[c]), 1),
-            "sdk_rps": round(median(native[c]), 1),
-            "pool_floor_rps": round(median(floor[c]), 1),
-            "ratio": ratio(median(ours[c]), median(native[c])),
+            "ours_rps": round(rps["ours"], 1),
+            "sdk_rps": round(rps["sdk"], 1),
+            "pool_floor_rps": round(rps["floor"], 1),
+            "ratio": ratio(rps["ours"], rps["sdk"]),
             # Our time per call over the floor's (the floor's requests/s over ours).
-            "pool_ratio": ratio(median(floor[c]), median(ours[c])),
+            "pool_ratio": ratio(rps["floor"], rps["ours"]),
         }
+    return out
+
+
+def _provider_like(server: ServerProcess, subject: Subject, config: BenchConfig) -> dict[str, Any]:
+    """A provider-like latency (200 ms): our throughput against the native async client's,
+    with at least two rounds of calls at each concurrency."""
+    reply = Reply("Hello!", delay_s=config.provider_latency_s)
+    sides = {"ours": _ours(subject), "sdk": subject.sdk.make_async}
+
+    def calls(c: int) -> int:
+        return max(config.provider_calls, 2 * c)
+
+    found = _sides(
+        server, sides, calls, config.provider_concurrency, config.provider_repeats, reply
+    )
+    out: dict[str, Any] = {"latency_ms": config.provider_latency_s * 1000}
+    for c, rps in found.items():
+        out[f"c{c}"] = {
+            "calls": calls(c),
+            "ours_rps": round(rps["ours"], 1),
+            "sdk_rps": round(rps["sdk"], 1),
+            "ratio": ratio(rps["ours"], rps["sdk"]),
+        }
+    return out
+
+
+def measure_throughput(
+    server: ServerProcess, subjects: list[Subject], config: BenchConfig
+) -> dict[str, Any]:
+    """Requests/s against the floor on every provider (20 ms); against the native client at
+    a provider-like latency (200 ms) and at high concurrency (500 ms); and our requests/s
+    per thread-pool size."""
+    first = subjects[0]
+    floor = {s.provider: _against_floor(server, s, config) for s in subjects}
+    out: dict[str, Any] = {"provider": first.provider, **floor[first.provider]}
+    out["by_provider"] = floor
+    out["provider_like"] = _provider_like(server, first, config)
+    reply = Reply("Hello! How can I help you today?", delay_s=config.async_latency_s)
     sweep: dict[str, dict[str, float]] = {}
     for size in config.pool_sizes:
-        with _sized(server, subject, size) as sized:
+        with _sized(server, first, size) as sized:
             sweep[str(size)] = {
-                f"c{c}": round(_rps(server, _ours(sized), config.async_calls, c, reply), 1)
+                f"c{c}": round(
+                    requests_per_second(server, _ours(sized), config.async_calls, c, reply), 1
+                )
                 for c in config.async_concurrency
             }
     out["pool_sweep_rps"] = sweep
-    out["slow"] = _slow(server, subject, config)
+    out["slow"] = _slow(server, first, config)
     return out
 
 
@@ -147,11 +203,11 @@ def _slow(server: ServerProcess, subject: Subject, config: BenchConfig) -> dict[
     the native client, ours with the default pool, and ours with one thread per caller."""
     reply = Reply("Hello!", delay_s=config.slow_latency_s)
     calls, c = config.slow_calls, config.slow_concurrency
-    sdk = _rps(server, subject.sdk.make_async, calls, c, reply)
+    sdk = requests_per_second(server, subject.sdk.make_async, calls, c, reply)
     with _sized(server, subject, None) as default:
-        ours = _rps(server, _ours(default), calls, c, reply)
+        ours = requests_per_second(server, _ours(default), calls, c, reply)
     with _sized(server, subject, c) as wide:
-        ours_wide = _rps(server, _ours(wide), calls, c, reply)
+        ours_wide = requests_per_second(server, _ours(wide), calls, c, reply)
     return {
         "default_pool": DEFAULT_MAX_WORKERS,
         "latency_ms": config.slow_latency_s * 1000,

@@ -28,6 +28,9 @@ HEADLINE = {
     "events_ratio",
     "async_throughput_ratio",
     "async_pool_ratio",
+    "async_pool_ratio_by_provider",
+    "async_latency_throughput_ratio",
+    "bulk_ratio",
     "embed_speedup",
 }
 
@@ -59,6 +62,14 @@ def test_every_section_runs_and_writes_the_results_shape(
     assert all(_positive(v) for v in written["async_throughput_ratio"].values())
     assert set(written["async_pool_ratio"]) == {"c2", "c4"}  # against the thread-pool floor
     assert all(_positive(v) for v in written["async_pool_ratio"].values())
+    by_provider = written["async_pool_ratio_by_provider"]
+    assert set(by_provider) == set(providers)  # the floor on every SDK family
+    assert all(_positive(v) for ratios in by_provider.values() for v in ratios.values())
+    assert set(written["async_latency_throughput_ratio"]) == {"c2", "c4"}
+    assert all(_positive(v) for v in written["async_latency_throughput_ratio"].values())
+    assert _positive(written["bulk_ratio"])
+    bulk = written["details"]["bulk"]  # the runner, with and without a checkpoint, finished
+    assert _positive(bulk["runner_items_s"]) and _positive(bulk["runner_checkpoint_items_s"])
     assert _positive(written["embed_speedup"])
     assert _positive(written["import_ms"])
     assert set(written["targets_met"]) == {
@@ -66,10 +77,11 @@ def test_every_section_runs_and_writes_the_results_shape(
         "import_full_ms",
         "overhead_ratio",
         "stream_ratio",
+        "first_delta_ratio",
         "events_ratio",
-        "async_c50",
-        "async_pool_ratio",
         "shared_limit_added_ms",
+        "async_pool_ratio",
+        "async_latency_throughput_ratio",
     }
     shared = written["details"]["shared_limits"]  # a real redis-server: make test installs it
     assert _positive(shared["limited_ms"]) and _positive(shared["unlimited_ms"])
@@ -91,3 +103,20 @@ def test_import_hygiene_as_the_benchmark_sees_it(smoke_run: tuple[dict[str, Any]
     first = result["details"]["first_calls"]["openai"]
     assert "openai" in first["modules"]
     assert not {"anthropic", "google.genai"} & set(first["modules"])
+
+
+def test_the_peers_run_measures_us_and_names_each_missing_peer() -> None:
+    """`make bench-peers` runs in .venv-peers; here, in the project's venv, the peers are not
+    installed (they must never be), so the run measures llm_context and says, per peer, that
+    it is missing and how to get it."""
+    from bench.peers import PeersConfig, measure_peers, render_peers
+
+    result = measure_peers(PeersConfig.smoke())
+    ours = result["libraries"]["llm_context"]
+    assert ours["same_body"] is True  # the same body as the raw responses.create call
+    for key in ("call_ratio", "stream_ratio", "first_delta_ratio", "async_ratio"):
+        assert _positive(ours[key]), key
+    assert set(result["missing"]) == {"litellm", "any-llm", "aisuite"}
+    table = render_peers(result)
+    assert "| llm_context" in table
+    assert table.count("make bench-peers") == 3

@@ -46,7 +46,7 @@ _NOT_FOUND = Route("*", "", "unknown", "unknown", _unrouted, generic_error_body,
 
 class FakeHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
-    request_queue_size = 128  # benchmarks open many connections at once
+    request_queue_size = 1024  # benchmarks open up to a thousand connections at once
 
     def __init__(
         self,
