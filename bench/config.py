@@ -27,10 +27,10 @@ class BenchConfig:
     stream_deltas: int = 200
     stream_warmup: int = 5
     stream_samples: int = 40
-    async_calls: int = 1000
+    async_calls: int = 600
     async_latency_s: float = 0.02
     async_concurrency: tuple[int, ...] = (50, 200)
-    async_repeats: int = 3  # on each of the three SDK families
+    async_repeats: int = 5  # on each of the three SDK families
     pool_sizes: tuple[int, ...] = (16, 32, 64, 256)  # thread-pool sweep at the top level
     # A provider-like latency: our throughput against the native async client's.
     provider_latency_s: float = 0.2

@@ -104,16 +104,22 @@ def _sides(
     concurrency: tuple[int, ...],
     repeats: int,
     reply: Reply,
-) -> dict[int, dict[str, float]]:
-    """Median requests/s of each side at each concurrency, the sides' order alternating
-    from repeat to repeat so drift hits them alike."""
+) -> dict[int, dict[str, list[float]]]:
+    """Requests/s of each side at each concurrency, one figure per repeat; within a repeat
+    the sides run back to back, their order alternating from repeat to repeat."""
     seen: dict[int, dict[str, list[float]]] = {c: {k: [] for k in sides} for c in concurrency}
     for repeat in range(repeats):
         for c in concurrency:
             order = list(sides.items())[:: -1 if repeat % 2 else 1]
             for name, make in order:
                 seen[c][name].append(requests_per_second(server, make, calls(c), c, reply))
-    return {c: {k: median(v) for k, v in by.items()} for c, by in seen.items()}
+    return seen
+
+
+def _paired_ratio(top: list[float], bottom: list[float]) -> float:
+    """The median of the per-repeat ratios: load that comes and goes between repeats hits
+    both sides of one repeat alike, where a ratio of medians would mix repeats."""
+    return round(median([a / b for a, b in zip(top, bottom, strict=True) if b > 0]), 3)
 
 
 def _against_floor(server: ServerProcess, subject: Subject, config: BenchConfig) -> dict[str, Any]:
@@ -132,12 +138,12 @@ def _against_floor(server: ServerProcess, subject: Subject, config: BenchConfig)
     out: dict[str, Any] = {"calls": config.async_calls, "latency_ms": config.async_latency_s * 1000}
     for c, rps in found.items():
         out[f"c{c}"] = {
-            "ours_rps": round(rps["ours"], 1),
-            "sdk_rps": round(rps["sdk"], 1),
-            "pool_floor_rps": round(rps["floor"], 1),
-            "ratio": ratio(rps["ours"], rps["sdk"]),
+            "ours_rps": round(median(rps["ours"]), 1),
+            "sdk_rps": round(median(rps["sdk"]), 1),
+            "pool_floor_rps": round(median(rps["floor"]), 1),
+            "ratio": _paired_ratio(rps["ours"], rps["sdk"]),
             # Our time per call over the floor's (the floor's requests/s over ours).
-            "pool_ratio": ratio(rps["floor"], rps["ours"]),
+            "pool_ratio": _paired_ratio(rps["floor"], rps["ours"]),
         }
     return out
 
@@ -158,9 +164,9 @@ def _provider_like(server: ServerProcess, subject: Subject, config: BenchConfig)
     for c, rps in found.items():
         out[f"c{c}"] = {
             "calls": calls(c),
-            "ours_rps": round(rps["ours"], 1),
-            "sdk_rps": round(rps["sdk"], 1),
-            "ratio": ratio(rps["ours"], rps["sdk"]),
+            "ours_rps": round(median(rps["ours"]), 1),
+            "sdk_rps": round(median(rps["sdk"]), 1),
+            "ratio": _paired_ratio(rps["ours"], rps["sdk"]),
         }
     return out
 

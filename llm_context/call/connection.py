@@ -12,7 +12,7 @@ import ipaddress
 import logging
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from ..errors import (
@@ -136,10 +136,11 @@ class Connection:
         if clean != text:
             exc.args = (clean,)
 
-    def guard(self, fn: Callable[[], T]) -> T:
-        """`fn()`, with SDK errors mapped to ours and every error's text scrubbed of secrets."""
+    def guard(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)`, with SDK errors mapped to ours and every error's text scrubbed of
+        secrets. (Arguments, not a closure: a stream reads every event through here.)"""
         try:
-            return fn()
+            return fn(*args)
         except LLMError as exc:
             self.scrub(exc)
             classed = _context_length(exc)

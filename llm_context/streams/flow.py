@@ -101,13 +101,13 @@ def open_to_first(
 def guarded_events(
     events: Iterator[StreamEvent],
     acc: StreamAccumulator,
-    guard: Callable[[Callable[[], StreamEvent]], StreamEvent],
+    guard: Callable[..., StreamEvent],
     provider: str,
 ) -> Iterator[StreamEvent]:
     """Phase two: the remaining events; a failure is a cut stream with the partial text."""
     while True:
         try:
-            event = guard(lambda: next(events))
+            event = guard(next, events)
         except StopIteration:
             return
         except LLMStreamError:

@@ -75,14 +75,17 @@ def stream_events(
     provider: str = "the server",
 ) -> Iterator[StreamEvent]:
     """Each item of an SDK stream parsed into our events; the SDK stream is always closed."""
-    events = (event for item in sdk_stream for event in parse(item))
-    return closing_stream(sdk_stream, events, provider)
+    return closing_stream(sdk_stream, sdk_stream, provider, parse)
 
 
 def closing_stream(
-    sdk_stream: Any, events: Iterable[StreamEvent], provider: str = "the server"
+    sdk_stream: Any,
+    events: Iterable[Any],
+    provider: str = "the server",
+    parse: Callable[[Any], Iterable[StreamEvent]] | None = None,
 ) -> Iterator[StreamEvent]:
-    """`events` (parsed from `sdk_stream`), closing the SDK stream however iteration ends:
+    """`events` (parsed from `sdk_stream`; with `parse`, the stream's items that it parses
+    into events), closing the SDK stream however iteration ends:
     done, an error, or the caller stopping early (which frees the connection).
 
     A reply that is no event stream (a JSON or HTML body: no event, and a content type other
@@ -93,7 +96,7 @@ def closing_stream(
     and the next call would pay a new TCP (and TLS) handshake. That read is bounded: a
     server keeping the body open gets its connection shut down instead. While the stream is
     open, an async stream's `aclose` can break a read blocked in another thread."""
-    events = read_events(events, provider)
+    events = read_events(events, provider, parse)
     breaker = _breaker(sdk_stream)
     release = _no_release if breaker is None else on_stream_stop(breaker)
     ended = seen = False
