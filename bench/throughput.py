@@ -23,6 +23,8 @@ from .subjects import Subject
 __all__ = ["AsyncCall", "measure_throughput", "requests_per_second", "timed_run"]
 
 AsyncCall = Callable[[], Awaitable[object]]
+MakeAsync = Callable[[], tuple[AsyncCall, Callable[[], Awaitable[None]]]]
+"""Builds, inside the event loop, one side's async call and its closer."""
 
 
 async def _drive(call: AsyncCall, total: int, concurrency: int) -> float:
@@ -42,7 +44,7 @@ async def _drive(call: AsyncCall, total: int, concurrency: int) -> float:
 
 async def timed_run(
     server: ServerProcess,
-    make: Callable[[], tuple[AsyncCall, Callable[[], Awaitable[None]]]],
+    make: MakeAsync,
     total: int,
     concurrency: int,
     reply: Reply,
@@ -61,7 +63,7 @@ async def timed_run(
 
 def requests_per_second(
     server: ServerProcess,
-    make: Callable[[], tuple[AsyncCall, Callable[[], Awaitable[None]]]],
+    make: MakeAsync,
     total: int,
     concurrency: int,
     reply: Reply,
@@ -70,14 +72,14 @@ def requests_per_second(
     return asyncio.run(timed_run(server, make, total, concurrency, reply))
 
 
-def _ours(subject: Subject) -> Callable[[], tuple[AsyncCall, Callable[[], Awaitable[None]]]]:
+def _ours(subject: Subject) -> MakeAsync:
     async def nothing() -> None:
         return None
 
     return lambda: (subject.acall, nothing)
 
 
-def _pool_floor(subject: Subject) -> Callable[[], tuple[AsyncCall, Callable[[], Awaitable[None]]]]:
+def _pool_floor(subject: Subject) -> MakeAsync:
     """The bare sync SDK call in a thread pool under asyncio: what async costs by design."""
 
     def make() -> tuple[AsyncCall, Callable[[], Awaitable[None]]]:
@@ -99,7 +101,7 @@ def _pool_floor(subject: Subject) -> Callable[[], tuple[AsyncCall, Callable[[], 
 
 def _sides(
     server: ServerProcess,
-    sides: dict[str, Callable[[], tuple[AsyncCall, Callable[[], Awaitable[None]]]]],
+    sides: dict[str, MakeAsync],
     calls: Callable[[int], int],
     concurrency: tuple[int, ...],
     repeats: int,
