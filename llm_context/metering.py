@@ -221,13 +221,9 @@ class Meter:
             delta = _delta(record)
             key = (record.profile, record.provider, record.model or "(unknown)")
             with self._lock:
-                row = self._rows.get(key)
-                if row is None:
-                    row = list(_ZERO)
-                    _added(row, delta)  # first: a malformed record adds no row
-                    self._rows[key] = row
-                else:
-                    _added(row, delta)
+                row = self._rows.get(key) or list(_ZERO)
+                _added(row, delta)  # before the row is kept: a malformed record adds none
+                self._rows[key] = row
                 callbacks = list(self._callbacks)
         except Exception:  # a malformed usage dict must not fail the call that produced it
             log.exception("usage metering failed for profile %s", record.profile)

@@ -30,7 +30,7 @@ from ..metering import Operation, Tally, metered
 from ..providers.base import Feature
 from ..raw import send_raw
 from .plan import ChatPlan
-from .retry import RetryPolicy, check_retry_override, is_retryable
+from .retry import check_retry_override, is_retryable
 from .runtime import Runtime
 from .steps import Acquire, Call, Permit, Steps, is_cancellation
 
@@ -40,7 +40,6 @@ __all__ = [
     "check_timeout",
     "embed_flow",
     "image_flow",
-    "policy",
     "raw_flow",
     "retried",
     "tally",
@@ -55,11 +54,6 @@ T = TypeVar("T")
 def tally(rt: Runtime) -> Tally:
     """A fresh record of one operation on the runtime's profile, started now."""
     return Tally(started=rt.clock.monotonic())
-
-
-def policy(rt: Runtime, override: Mapping[str, Any]) -> RetryPolicy:
-    """The profile's retry policy with a per-call override on top."""
-    return rt.retry_policy(override)
 
 
 def attempt(
@@ -112,7 +106,7 @@ def retried(
             permit.release(used(result))
         return result
 
-    return policy(rt, override).steps(one)
+    return rt.retry_policy(override).steps(one)
 
 
 def _metered(

@@ -68,8 +68,6 @@ class Runtime:
             if not isinstance(given, str) or not given:
                 raise LLMInputError("model must be a non-empty string")
             return given
-        if kind == "chat" and self.profile.model:
-            return self.profile.model  # the common case, asked on every call
         return resolve_model(self.profile, kind)
 
     def retry_policy(self, override: Mapping[str, Any]) -> RetryPolicy:

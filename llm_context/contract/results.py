@@ -56,10 +56,9 @@ def make_usage(
 
 def add_usage(a: Mapping[str, int], b: Mapping[str, int]) -> Usage:
     """Key-wise sum of two usage dicts (repair attempts, fallbacks)."""
-    out: Usage = dict(a)
     if not a:  # the first (usually only) turn
-        out.update(b)
-        return out
+        return dict(b)
+    out: Usage = dict(a)
     for key, value in b.items():
         out[key] = out.get(key, 0) + value
     return out

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..call.flows import attempt, policy, tally
+from ..call.flows import attempt, tally
 from ..call.plan import ChatPlan
 from ..call.steps import Call, Permit, Steps
 from ..contract.events import ChatEvent, Completed, PartialObject, UsageReported
@@ -153,7 +153,7 @@ def open_flow(
     def opened() -> Steps[OpenedStream]:
         call = Call(open_once, discard=lambda pair: close_events(pair[0]))
         tokens = estimate_chat_tokens(request) if rt.limiter is not None else 0
-        (events, head), permit = yield from policy(rt, plan.retry).steps(
+        (events, head), permit = yield from rt.retry_policy(plan.retry).steps(
             lambda number: attempt(rt, call, tokens, counts, number)
         )
         return OpenedStream(rt, plan, events, head, permit, counts)

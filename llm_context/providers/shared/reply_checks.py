@@ -214,5 +214,4 @@ def token_count(value: Any) -> int | None:
 
 def tokens(obj: Any, name: str) -> int | None:
     """`obj.<name>` as a token count (None when absent or not a count)."""
-    value = getattr(obj, name, None)  # token_count inlined: read six times a reply
-    return value if type(value) is int and value >= 0 else None
+    return token_count(getattr(obj, name, None))
