@@ -81,12 +81,9 @@ def httpx_hooks(provider: str) -> dict[str, list[Callable[[Any], None]]]:
     """`event_hooks` for an httpx / httpx2 `Client`: the redirect check on every response."""
 
     def on_response(response: Any) -> None:
-        check(
-            provider,
-            response.status_code,
-            str(response.request.url),
-            response.headers.get("location"),
-        )
+        status = response.status_code
+        if status in _REDIRECTS:  # the URL's text is built only for a redirect: it costs
+            check(provider, status, str(response.request.url), response.headers.get("location"))
 
     return {"request": [], "response": [on_response]}
 
