@@ -105,6 +105,10 @@ def summarize(details: dict[str, Any], started_load: list[float]) -> dict[str, A
         "async_latency_throughput_ratio": {
             c: v["ratio"] for c, v in provider_like.items() if isinstance(v, dict)
         },
+        # The same for the floor: how near the thread-pool design itself comes to native.
+        "async_latency_floor_ratio": {
+            c: v["floor_ratio"] for c, v in provider_like.items() if isinstance(v, dict)
+        },
         "bulk_ratio": details.get("bulk", {}).get("ratio"),
         "embed_speedup": details.get("embeddings", {}).get("speedup"),
         "shared_limit_added_ms": details.get("shared_limits", {}).get("added_ms"),
@@ -242,8 +246,9 @@ def _rows(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 (
                     f"async {t['provider']} {c}, {like['latency_ms']:.0f} ms latency",
                     f"{v['ours_rps']:.0f} req/s",
-                    f"sdk {v['sdk_rps']:.0f} req/s",
-                    f"x{v['ratio']:.3f} ({v['calls']} calls)",
+                    f"sdk {v['sdk_rps']:.0f}, floor {v['pool_floor_rps']:.0f} req/s",
+                    f"x{v['ratio']:.3f} of native, the floor x{v['floor_ratio']:.3f} "
+                    f"({v['calls']} calls)",
                 )
             )
     slow = t.get("slow")

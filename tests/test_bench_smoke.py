@@ -30,6 +30,7 @@ HEADLINE = {
     "async_pool_ratio",
     "async_pool_ratio_by_provider",
     "async_latency_throughput_ratio",
+    "async_latency_floor_ratio",
     "bulk_ratio",
     "embed_speedup",
 }
@@ -66,6 +67,7 @@ def test_every_section_runs_and_writes_the_results_shape(
     assert set(by_provider) == set(providers)  # the floor on every SDK family
     assert all(_positive(v) for ratios in by_provider.values() for v in ratios.values())
     assert set(written["async_latency_throughput_ratio"]) == {"c2", "c4"}
+    assert set(written["async_latency_floor_ratio"]) == {"c2", "c4"}
     assert all(_positive(v) for v in written["async_latency_throughput_ratio"].values())
     assert _positive(written["bulk_ratio"])
     bulk = written["details"]["bulk"]  # the runner, with and without a checkpoint, finished
