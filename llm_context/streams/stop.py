@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -91,18 +92,23 @@ class _Watchdog:
         self._due: dict[int, tuple[float, Callable[[], None]]] = {}
         self._next = 0
         self._thread: threading.Thread | None = None
+        self._wake_at = math.inf  # when the thread wakes next on its own
 
     def arm(self, seconds: float, hook: Callable[[], None]) -> Callable[[], None]:
         with self._cond:
             key = self._next
             self._next += 1
-            self._due[key] = (time.monotonic() + seconds, hook)
+            deadline = time.monotonic() + seconds
+            self._due[key] = (deadline, hook)
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._watch, name="llm_context_watchdog", daemon=True
                 )
                 self._thread.start()
-            self._cond.notify()
+            if deadline < self._wake_at:
+                # Woken only for a sooner deadline: back-to-back streams each arm one, and a
+                # wake-up per stream would cost a thread switch (and the GIL) every time.
+                self._cond.notify()
 
         def cancel() -> None:
             with self._cond:
@@ -118,8 +124,9 @@ class _Watchdog:
                     if deadline <= now:
                         del self._due[key]
                         _run(hook)  # under the lock: a cancel returning means "not after this"
-                soonest = min((deadline for deadline, _ in self._due.values()), default=None)
-                self._cond.wait(None if soonest is None else soonest - now)
+                soonest = min((deadline for deadline, _ in self._due.values()), default=math.inf)
+                self._wake_at = soonest
+                self._cond.wait(None if soonest == math.inf else soonest - now)
 
 
 _WATCHDOG = _Watchdog()
