@@ -3,7 +3,6 @@ and the `error` event of a stream -> our error."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from ...contract.citations import Citation
@@ -185,61 +184,27 @@ class StreamParser:
         self.stop_reason: str | None = None
         self.last_delta: Any = None
 
-    def feed(self, event: Any) -> Iterator[StreamEvent]:
+    def feed(self, event: Any) -> tuple[StreamEvent, ...]:
+        """The events one SDK event shows (a tuple, not a generator: a stream feeds every
+        event through here, and a text delta, the common case, is tested first)."""
         kind = event.type
-        if kind == "message_start":
-            self.model = optional_str(event.message.model)
-            self.first_usage = event.message.usage
-            self.usage = parse_usage(self.first_usage)
-            yield UsageUpdate(self.usage)
-        elif kind == "content_block_start":
-            block = event.content_block
-            if block.type == "tool_use":
-                self.tool_blocks.add(event.index)
-                yield ToolCallChunk(event.index, id=block.id, name=block.name)
-            elif block.type == "text":
-                self.text_start[event.index] = self.length
-                if block.text:
-                    self.length += len(block.text)
-                    yield TextDelta(block.text)
-            elif block.type in SERVER_BLOCKS:
-                self.server[event.index] = server_block(block)
-            elif block.type in ("thinking", "redacted_thinking"):
-                self.thinking[event.index] = thinking_block(block)
-                if block.type == "thinking" and block.thinking:
-                    yield ReasoningDelta(block.thinking)
-        elif kind == "content_block_delta":
+        if kind == "content_block_delta":
             delta = event.delta
             if delta.type == "text_delta":
                 if isinstance(delta.text, str):
                     self.length += len(delta.text)
-                yield TextDelta(delta.text)
-            elif delta.type == "citations_delta":
-                self.cited.setdefault(event.index, []).append(delta.citation)
-            elif delta.type == "thinking_delta":
-                self._thinking(event.index)["thinking"] += delta.thinking
-                yield ReasoningDelta(delta.thinking)
-            elif delta.type == "signature_delta":
-                self._thinking(event.index)["signature"] += delta.signature
-            elif delta.type == "input_json_delta" and event.index in self.tool_blocks:
-                yield ToolCallChunk(event.index, arguments=delta.partial_json)
-            elif delta.type == "input_json_delta" and event.index in self.server:
-                # A server tool (web search) streams its input too: no call, kept to send back.
-                self.server_input.setdefault(event.index, []).append(delta.partial_json)
-        elif kind == "content_block_stop" and event.index in self.tool_blocks:
-            yield ToolCallEnd(event.index)
-        elif kind == "content_block_stop" and event.index in self.server_input:
-            query = server_input(self.server_input.pop(event.index))
-            if query is not None:
-                self.server[event.index]["input"] = query
-        elif kind == "content_block_stop" and event.index in self.cited:
-            # A citation spans its whole text block: shown once the block's end is known.
-            start = self.text_start.get(event.index, 0)
-            for raw in self.cited.pop(event.index):
-                found = citation(raw, start, self.length)
-                if found is not None:
-                    yield CitationAdded(found)
-        elif kind == "message_delta":
+                return (TextDelta(delta.text),)
+            return self._delta(event.index, delta)
+        if kind == "message_start":
+            self.model = optional_str(event.message.model)
+            self.first_usage = event.message.usage
+            self.usage = parse_usage(self.first_usage)
+            return (UsageUpdate(self.usage),)
+        if kind == "content_block_start":
+            return self._block_start(event.index, event.content_block)
+        if kind == "content_block_stop":
+            return self._block_stop(event.index)
+        if kind == "message_delta":
             self.stop_reason = event.delta.stop_reason
             self.usage = parse_usage(event.usage, self.first_usage)
             self.last_delta = event
@@ -248,11 +213,58 @@ class StreamParser:
                 [self.thinking[i] for i in sorted(self.thinking)],
                 [self.server[i] for i in sorted(self.server)],
             )
-            if state is not None:
-                yield ProviderState(state)
-            yield StreamEnd(
+            end = StreamEnd(
                 finish_reason(self.stop_reason), self.usage, self.model, self.last_delta
             )
+            return (end,) if state is None else (ProviderState(state), end)
+        return ()
+
+    def _block_start(self, index: int, block: Any) -> tuple[StreamEvent, ...]:
+        if block.type == "tool_use":
+            self.tool_blocks.add(index)
+            return (ToolCallChunk(index, id=block.id, name=block.name),)
+        if block.type == "text":
+            self.text_start[index] = self.length
+            if block.text:
+                self.length += len(block.text)
+                return (TextDelta(block.text),)
+        elif block.type in SERVER_BLOCKS:
+            self.server[index] = server_block(block)
+        elif block.type in ("thinking", "redacted_thinking"):
+            self.thinking[index] = thinking_block(block)
+            if block.type == "thinking" and block.thinking:
+                return (ReasoningDelta(block.thinking),)
+        return ()
+
+    def _delta(self, index: int, delta: Any) -> tuple[StreamEvent, ...]:
+        """Every content-block delta but text's."""
+        if delta.type == "citations_delta":
+            self.cited.setdefault(index, []).append(delta.citation)
+        elif delta.type == "thinking_delta":
+            self._thinking(index)["thinking"] += delta.thinking
+            return (ReasoningDelta(delta.thinking),)
+        elif delta.type == "signature_delta":
+            self._thinking(index)["signature"] += delta.signature
+        elif delta.type == "input_json_delta" and index in self.tool_blocks:
+            return (ToolCallChunk(index, arguments=delta.partial_json),)
+        elif delta.type == "input_json_delta" and index in self.server:
+            # A server tool (web search) streams its input too: no call, kept to send back.
+            self.server_input.setdefault(index, []).append(delta.partial_json)
+        return ()
+
+    def _block_stop(self, index: int) -> tuple[StreamEvent, ...]:
+        if index in self.tool_blocks:
+            return (ToolCallEnd(index),)
+        if index in self.server_input:
+            query = server_input(self.server_input.pop(index))
+            if query is not None:
+                self.server[index]["input"] = query
+        elif index in self.cited:
+            # A citation spans its whole text block: shown once the block's end is known.
+            start = self.text_start.get(index, 0)
+            found = (citation(raw, start, self.length) for raw in self.cited.pop(index))
+            return tuple(CitationAdded(c) for c in found if c is not None)
+        return ()
 
     def _thinking(self, index: int) -> dict[str, str]:
         """The thinking block being streamed at `index` (a delta without its start opens one)."""
