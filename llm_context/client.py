@@ -11,7 +11,7 @@ sends only the blocking SDK calls to the context's thread pool.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .call.catalog import count_tokens_flow, list_models_flow
@@ -263,11 +263,7 @@ class LLMClient(LargeJobs):
         calls, citations, partial JSON, usage), the last `Completed(result)`."""
         steps, traced = self._stream_steps(messages, EVENTS_SHOWN, **opts)
         view = StreamView()
-
-        def events() -> Generator[ChatEvent, None, ChatResult]:
-            return (yield from traced(relay_events(self._run_sync(steps), view)))
-
-        return ChatStream(events(), view)
+        return ChatStream(lambda: traced(relay_events(self._run_sync(steps), view)), view)
 
     def events(
         self, messages: Sequence[Mapping[str, Any]], **opts: Any
@@ -286,11 +282,7 @@ class LLMClient(LargeJobs):
         """`for delta in llm.stream_sync(messages)`: text deltas; then `.result`."""
         steps, traced = self._stream_steps(messages, TEXT_SHOWN, **opts)
         view = StreamView()
-
-        def deltas() -> Generator[str, None, ChatResult]:
-            return (yield from texts(traced(relay_events(self._run_sync(steps), view))))
-
-        return ChatStream(deltas(), view)
+        return ChatStream(lambda: texts(traced(relay_events(self._run_sync(steps), view))), view)
 
     def stream(self, messages: Sequence[Mapping[str, Any]], **opts: Any) -> AsyncChatStream[str]:
         """`async for delta in llm.stream(messages)`: text deltas; then `.result`."""

@@ -21,7 +21,7 @@ import pytest
 
 from llm_context import LLMContext, UsageRecord
 from llm_context.errors import LLMError
-from llm_context.testing import FakeProviderServer, Reply
+from llm_context.testing import FakeProviderServer, Fault, Reply
 
 from .conftest import FAST_RETRY, PROVIDERS_BY_NAME
 
@@ -136,6 +136,38 @@ def test_iterating_a_finished_sync_stream_again_keeps_its_result(
     assert list(stream) == ["hello ", "there"]
     assert list(stream) == []
     assert stream.until_done().text == stream.result.text == "hello there"
+    ctx.close()
+
+
+@pytest.mark.parametrize("api", ["stream_sync", "events_sync"])
+def test_a_sync_stream_opens_when_read_and_never_after_a_close(
+    fake: FakeProviderServer, api: str
+) -> None:
+    ctx = one_slot(fake)
+    fake.script(Reply("hello there"))
+    llm = ctx.llm("openai")
+    unread = getattr(llm, api)(HELLO)
+    assert fake.requests == []  # made, not read: nothing sent
+    unread.close()
+    assert list(unread) == [] and fake.requests == []  # closed unread: never opens
+    with pytest.raises(LLMError, match="not finished"):
+        _ = unread.result
+    read = getattr(llm, api)(HELLO)
+    assert read.until_done().text == "hello there"
+    assert len(fake.requests) == 1
+    ctx.close()
+
+
+def test_a_sync_stream_that_fails_to_open_is_not_opened_again(
+    fake: FakeProviderServer,
+) -> None:
+    ctx = one_slot(fake)
+    fake.script(Fault(400, message="bad request"))
+    stream = ctx.llm("openai").stream_sync(HELLO)
+    with pytest.raises(LLMError, match="bad request"):
+        next(stream)
+    assert list(stream) == []  # the failed open is the stream's end, not a second request
+    assert len(fake.requests) == 1
     ctx.close()
 
 

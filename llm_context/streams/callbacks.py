@@ -35,7 +35,8 @@ class StreamCallbacks:
     def check_sync(self) -> None:
         """The blocking API cannot await: a coroutine function is refused before sending."""
         for name in ("on_delta", "on_reasoning_delta", "on_tool_call"):
-            if inspect.iscoroutinefunction(getattr(self, name)):
+            given = getattr(self, name)
+            if given is not None and inspect.iscoroutinefunction(given):
                 raise LLMInputError(
                     f"{name} is a coroutine function: use `await llm.chat_stream(...)` for it"
                 )

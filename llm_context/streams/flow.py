@@ -15,7 +15,6 @@ import functools
 from collections.abc import Awaitable, Callable, Generator, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from itertools import chain
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..call.flows import attempt, tally
@@ -49,7 +48,6 @@ __all__ = [
     "Relay",
     "as_is",
     "close_events",
-    "guarded_events",
     "open_flow",
     "open_to_first",
     "relay_events",
@@ -96,31 +94,6 @@ def open_to_first(
         close_events(events)
         raise
     raise LLMConnectionError(f"the {provider} stream ended before any output", provider=provider)
-
-
-def guarded_events(
-    events: Iterator[StreamEvent],
-    acc: StreamAccumulator,
-    guard: Callable[..., StreamEvent],
-    provider: str,
-) -> Iterator[StreamEvent]:
-    """Phase two: the remaining events; a failure is a cut stream with the partial text."""
-    while True:
-        try:
-            event = guard(next, events)
-        except StopIteration:
-            return
-        except LLMStreamError:
-            raise
-        except LLMError as exc:
-            raise LLMStreamError(
-                f"the {provider} stream failed after {len(acc.text)} characters: {exc}",
-                partial_text=acc.text,
-                provider=provider,
-            ) from exc
-        yield event
-        if isinstance(event, StreamEnd):
-            return
 
 
 @dataclass
@@ -186,8 +159,22 @@ def relay_events(
         partial = PartialJson()
     last: object = None
     error: BaseException | None = None
+    head, events, guard, provider = opened.head, opened.events, rt.connection.guard, rt.provider
+    read = 0  # of the head
     try:
-        for event in chain(opened.head, _rest(opened, acc)):
+        # One loop over the head, then the rest (not chained generators: every event of a
+        # stream passes through here).
+        while True:
+            event: StreamEvent | None
+            if read < len(head):
+                event = head[read]
+                read += 1
+            elif acc.end is not None:
+                break  # the terminal event came
+            else:
+                event = _next_event(events, acc, guard, provider)
+            if event is None:
+                break  # the provider's stream stopped short: `acc.result()` says so
             for shown in acc.add(event):
                 yield shown
                 if partial is not None and type(shown) is TextDelta:
@@ -211,11 +198,26 @@ def relay_events(
         _ended(opened, acc, error)
 
 
-def _rest(opened: OpenedStream, acc: StreamAccumulator) -> Iterator[StreamEvent]:
-    """The events after phase one's, unless those ended the stream."""
-    if acc.end is None:
-        rt = opened.runtime
-        yield from guarded_events(opened.events, acc, rt.connection.guard, rt.provider)
+def _next_event(
+    events: Iterator[StreamEvent],
+    acc: StreamAccumulator,
+    guard: Callable[..., StreamEvent],
+    provider: str,
+) -> StreamEvent | None:
+    """Phase two's next event (None at the stream's end); a failure is a cut stream with
+    the partial text."""
+    try:
+        return guard(next, events)
+    except StopIteration:
+        return None
+    except LLMStreamError:
+        raise
+    except LLMError as exc:
+        raise LLMStreamError(
+            f"the {provider} stream failed after {len(acc.text)} characters: {exc}",
+            partial_text=acc.text,
+            provider=provider,
+        ) from exc
 
 
 def texts(events: Generator[ChatEvent, None, ChatResult]) -> Generator[str, None, ChatResult]:

@@ -38,12 +38,22 @@ class StreamView:
 
 class ChatStream(Iterator[T], Generic[T]):
     """`for delta in llm.stream_sync(...)` (or `for event in llm.events_sync(...)`): the
-    items, then `.result` once exhausted."""
+    items, then `.result` once exhausted.
+
+    Given a generator, or a function making one at the first `next` (a sync stream opens
+    only when it is read; a function rather than a generator wrapping it, which every item
+    would pass through)."""
 
     def __init__(
-        self, generator: Generator[T, None, ChatResult], view: StreamView | None = None
+        self,
+        generator: Generator[T, None, ChatResult] | Callable[[], Generator[T, None, ChatResult]],
+        view: StreamView | None = None,
     ) -> None:
-        self._gen = generator
+        if callable(generator):
+            self._gen: Generator[T, None, ChatResult] | None = None
+            self._open: Callable[[], Generator[T, None, ChatResult]] | None = generator
+        else:
+            self._gen, self._open = generator, None
         self._view = view or StreamView()
         self._result: ChatResult | None = None
 
@@ -58,8 +68,11 @@ class ChatStream(Iterator[T], Generic[T]):
     def __next__(self) -> T:
         if self._result is not None:
             raise StopIteration  # finished: iterating again keeps the result
+        gen = self._gen
+        if gen is None:
+            gen = self._gen = self._opened()
         try:
-            return next(self._gen)
+            return next(gen)
         except StopIteration as stop:
             self._result = stop.value
             raise
@@ -72,7 +85,16 @@ class ChatStream(Iterator[T], Generic[T]):
 
     def close(self) -> None:
         """Stop early: closes the provider connection."""
-        self._gen.close()
+        if self._gen is not None:
+            self._gen.close()
+        else:
+            self._open = None  # never opened: nothing to close, and nothing will open
+
+    def _opened(self) -> Generator[T, None, ChatResult]:
+        if self._open is None:
+            raise StopIteration  # closed before it was read
+        opener, self._open = self._open, None  # opened once, even if opening fails
+        return opener()
 
     @property
     def result(self) -> ChatResult:

@@ -17,7 +17,7 @@ is retried like any unreadable reply, never in an AttributeError from deep in a 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -34,10 +34,10 @@ from ...streams.events import (
 __all__ = [
     "PARSE_ERRORS",
     "described",
+    "event_problem",
     "expect",
     "optional_str",
     "raised_reading_reply",
-    "read_events",
     "reading",
     "required_list",
     "token_count",
@@ -140,28 +140,7 @@ class reading:
         raise unreadable(self.provider, f"{type(exc).__name__}: {exc}") from exc
 
 
-def read_events(
-    items: Iterable[Any],
-    provider: str,
-    parse: Callable[[Any], Iterable[StreamEvent]] | None = None,
-) -> Iterator[StreamEvent]:
-    """The events of a stream as they are read (`items` are events, or with `parse` the
-    SDK's stream items, each parsed into events here), under `reading(provider)`, each
-    checked to carry the types it promises (the accumulator sorts and joins them later)."""
-    # Only errors raised by the stream or the parser reach the handler: a generator sees
-    # nothing the consumer raises, and GeneratorExit (on close) is no parse error.
-    with reading(provider):
-        # Parsed here rather than by a generator in between: a stream passes every event
-        # through each layer, and this one is on every provider's path.
-        for item in items:
-            for event in (item,) if parse is None else parse(item):
-                problem = _event_problem(event)
-                if problem:
-                    raise unreadable(provider, f"a stream event with {problem}")
-                yield event
-
-
-def _event_problem(event: StreamEvent) -> str:
+def event_problem(event: StreamEvent) -> str:
     """What is wrong with a parsed event's fields ("" when nothing): a parser passes a
     field on as the SDK left it, which for a hostile reply may be any JSON value."""
     if isinstance(event, (TextDelta, ReasoningDelta)):

@@ -28,7 +28,7 @@ from ...errors import (
 )
 from ...streams.events import StreamEnd
 from ...streams.stop import after, on_stream_stop
-from .reply_checks import raised_reading_reply, read_events, unreadable
+from .reply_checks import event_problem, raised_reading_reply, reading, unreadable
 
 if TYPE_CHECKING:
     from ...streams.events import StreamEvent
@@ -96,15 +96,24 @@ def closing_stream(
     and the next call would pay a new TCP (and TLS) handshake. That read is bounded: a
     server keeping the body open gets its connection shut down instead. While the stream is
     open, an async stream's `aclose` can break a read blocked in another thread."""
-    events = read_events(events, provider, parse)
+    items = iter(events)
     breaker = _breaker(sdk_stream)
     release = _no_release if breaker is None else on_stream_stop(breaker)
     ended = seen = False
     try:
-        for event in events:
-            ended = ended or isinstance(event, StreamEnd)
-            seen = True
-            yield event
+        # Parsed and checked here rather than by generators in between: a stream passes
+        # every event through each layer. Only errors raised by the stream or the parser
+        # reach `reading`: a generator sees nothing its consumer raises, and GeneratorExit
+        # (on close) is no parse error.
+        with reading(provider):
+            for item in items:
+                for event in (item,) if parse is None else parse(item):
+                    problem = event_problem(event)
+                    if problem:
+                        raise unreadable(provider, f"a stream event with {problem}")
+                    ended = ended or type(event) is StreamEnd
+                    seen = True
+                    yield event
         ended = False  # the body ended with the events: nothing left to read
         if not seen:
             _expect_event_stream(sdk_stream, provider)
@@ -112,13 +121,11 @@ def closing_stream(
         if ended and breaker is None:
             # google-genai hides its response (and socket): the end of the body is read in a
             # daemon thread, which a silent server ties up until the read timeout, not us.
-            threading.Thread(
-                target=_drain_and_close, args=(events, sdk_stream), daemon=True
-            ).start()
+            threading.Thread(target=_drain_and_close, args=(items, sdk_stream), daemon=True).start()
         else:
             try:
                 if ended and breaker is not None:
-                    _drain(events, breaker)
+                    _drain(items, breaker)
             finally:
                 release()  # before the close, which may hand the connection to another call
                 sdk_stream.close()  # openai / anthropic `Stream.close()`; google's `.close()`
@@ -134,7 +141,7 @@ def _expect_event_stream(sdk_stream: Any, provider: str) -> None:
         raise unreadable(provider, f"expected an event stream, got {content_type}")
 
 
-def _drain(events: Iterator[StreamEvent], hook: Callable[[], None]) -> None:
+def _drain(events: Iterator[Any], hook: Callable[[], None]) -> None:
     """Read the end of the body, but never wait for it long: a server that keeps the body
     open gets its connection shut down after `_DRAIN_WAIT_S` (and a new one next time)."""
     cancel = after(_DRAIN_WAIT_S, hook)
@@ -146,7 +153,7 @@ def _drain(events: Iterator[StreamEvent], hook: Callable[[], None]) -> None:
         cancel()
 
 
-def _drain_and_close(events: Iterator[StreamEvent], sdk_stream: Any) -> None:
+def _drain_and_close(events: Iterator[Any], sdk_stream: Any) -> None:
     with contextlib.suppress(Exception):
         for _ in itertools.islice(events, _DRAIN_LIMIT):
             pass
