@@ -158,6 +158,18 @@ def test_a_sync_stream_opens_when_read_and_never_after_a_close(
     ctx.close()
 
 
+@pytest.mark.parametrize("provider", sorted(PROVIDERS_BY_NAME))
+def test_an_adapter_stream_closed_unread_sends_nothing(
+    fake: FakeProviderServer, provider: str
+) -> None:
+    ctx = one_slot(fake)
+    llm = ctx.llm(provider)
+    events = llm.adapter().stream(llm.runtime.plan(HELLO).request)
+    events.close()  # never read: no request, so no connection left checked out
+    assert fake.requests == []
+    ctx.close()
+
+
 def test_a_sync_stream_that_fails_to_open_is_not_opened_again(
     fake: FakeProviderServer,
 ) -> None:

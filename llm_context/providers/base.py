@@ -102,7 +102,9 @@ class Adapter(Protocol):
         ...
 
     def stream(self, request: ChatRequest) -> Iterator[StreamEvent]:
-        """Send one streaming chat request; yield parsed events, ending with `StreamEnd`."""
+        """Send one streaming chat request; yield parsed events, ending with `StreamEnd`.
+        A generator: nothing is sent before the first `next`, so a stream closed unread
+        sends nothing and holds no connection."""
         ...
 
     def embed(self, request: EmbedRequest) -> EmbeddingResult:

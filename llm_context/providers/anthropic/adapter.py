@@ -58,7 +58,7 @@ class AnthropicAdapter:
 
     def stream(self, request: ChatRequest) -> Iterator[StreamEvent]:
         events = self.client.messages.create(**build_params(request), stream=True)
-        return stream_events(events, StreamParser().feed, self.provider)
+        yield from stream_events(events, StreamParser().feed, self.provider)
 
     def embed(self, request: EmbedRequest) -> EmbeddingResult:
         raise LLMUnsupportedFeatureError(self.provider, request.model, Feature.EMBED.value)

@@ -108,7 +108,7 @@ class GoogleAdapter:
         chunks = self.client.models.generate_content_stream(
             model=request.model, contents=contents, config=config
         )
-        return stream_events(chunks, StreamParser().feed, self.provider)
+        yield from stream_events(chunks, StreamParser().feed, self.provider)
 
     def embed(self, request: EmbedRequest) -> EmbeddingResult:
         return google_media.embed(self.client, request)

@@ -175,7 +175,7 @@ class ResponsesChat:
 
     def stream(self, request: ChatRequest) -> Iterator[StreamEvent]:
         events = self.client.responses.create(**self.params(request), stream=True)
-        return stream_events(events, responses_reply.StreamParser().feed, PROVIDER)
+        yield from stream_events(events, responses_reply.StreamParser().feed, PROVIDER)
 
 
 class AzureAdapter:

@@ -75,7 +75,7 @@ class CompletionsChat:
 
     def stream(self, request: ChatRequest) -> Iterator[StreamEvent]:
         chunks = self._open(build_params(request, self.dialect, self.provider, stream=True))
-        return closing_stream(chunks, parse_stream(chunks), self.provider)
+        yield from closing_stream(chunks, parse_stream(chunks), self.provider)
 
     def _open(self, params: dict[str, Any]) -> Any:
         try:

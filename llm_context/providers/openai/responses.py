@@ -248,7 +248,7 @@ class OpenAIAdapter:
 
     def stream(self, request: ChatRequest) -> Iterator[StreamEvent]:
         events = self.client.responses.create(**build_params(request), stream=True)
-        return stream_events(events, StreamParser().feed, self.provider)
+        yield from stream_events(events, StreamParser().feed, self.provider)
 
     def embed(self, request: EmbedRequest) -> EmbeddingResult:
         return openai_sdk.embed(self.client, request, self.provider)

@@ -43,8 +43,9 @@ __all__ = [
     "stream_events",
 ]
 
-# Events read after the terminal one before giving up on reusing the connection: a provider
-# sends none, so more means something odd, and closing is the safe way out.
+# Items of the SDK stream read after the terminal event before giving up on reusing the
+# connection: a provider sends none, so more means something odd, and closing is the safe way
+# out.
 _DRAIN_LIMIT = 16
 # How long the rest of the body may take after the terminal event: a server keeping the body
 # open past it costs this (and its connection), not the read timeout.
