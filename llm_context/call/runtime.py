@@ -47,12 +47,10 @@ class Runtime:
     limiter: Limiter | None
     rng: random.Random = field(default_factory=random.Random, compare=False)
     breaker: Breaker | None = None  # the profile's circuit breaker, when it has one
-    # The provider's name, read once: an enum's `.value` is a descriptor call, and a stream
-    # asks for it per event.
-    provider: str = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "provider", self.profile.provider.value)
+    @property
+    def provider(self) -> str:
+        return self.profile.provider.value
 
     @property
     def spec(self) -> ProviderSpec:
